@@ -1,0 +1,294 @@
+"""Environment capture against real git repositories made in tmp_path."""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from trackers import _environment
+from trackers._environment import (
+    _parse_gpus,
+    capture_environment,
+    diff_environments,
+    environment_hash,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The developer's own git config (excludesFile, hooks, defaultBranch) must not leak in.
+    home = tmp_path_factory.mktemp("home")
+    empty = home / "gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository with one commit: a.txt and a .gitignore ignoring *.log."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "a.txt").write_text("old line\n")
+    (root / ".gitignore").write_text("*.log\n")
+    git(root, "add", "a.txt", ".gitignore")
+    git(root, "commit", "-q", "-m", "first")
+    return root
+
+
+def git_of(cwd: Path) -> dict:
+    snapshot = capture_environment(cwd=cwd, include_packages=False)
+    assert "git_error" not in snapshot, snapshot.get("git_error")
+    return snapshot["git"]
+
+
+def test_clean_repo(repo: Path) -> None:
+    info = git_of(repo)
+    assert info["root"] == str(repo.resolve())
+    assert info["commit"] == git(repo, "rev-parse", "HEAD")
+    assert len(info["commit"]) == 40
+    assert info["branch"] == "main"
+    assert info["dirty"] is False
+    assert info["diff"] == ""
+    assert info["diff_truncated"] is False
+    assert info["untracked"] == []
+
+
+def test_subdirectory_reports_the_repository_root(repo: Path) -> None:
+    (repo / "sub").mkdir()
+    assert git_of(repo / "sub")["root"] == str(repo.resolve())
+
+
+def test_modified_tracked_file(repo: Path) -> None:
+    (repo / "a.txt").write_text("new line\n")
+    info = git_of(repo)
+    assert info["dirty"] is True
+    assert "-old line" in info["diff"]
+    assert "+new line" in info["diff"]
+    assert info["untracked"] == []
+
+
+def test_staged_change_is_in_the_diff(repo: Path) -> None:
+    (repo / "b.txt").write_text("staged\n")
+    git(repo, "add", "b.txt")
+    info = git_of(repo)
+    assert info["dirty"] is True
+    assert "+staged" in info["diff"]
+    assert info["untracked"] == []
+
+
+def test_untracked_file_is_listed(repo: Path) -> None:
+    (repo / "sub").mkdir()
+    (repo / "sub" / "new.py").write_text("x = 1\n")
+    (repo / "top.txt").write_text("y\n")
+    info = git_of(repo)
+    assert info["dirty"] is True
+    assert info["untracked"] == ["sub/new.py", "top.txt"]
+    assert info["diff"] == ""
+
+
+def test_ignored_file_is_not_listed(repo: Path) -> None:
+    (repo / "run.log").write_text("noise\n")
+    info = git_of(repo)
+    assert info["untracked"] == []
+    assert info["dirty"] is False
+
+
+def test_untracked_list_is_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_environment, "UNTRACKED_CAP", 3)
+    for i in range(5):
+        (repo / f"u{i}.txt").write_text("u\n")
+    info = git_of(repo)
+    assert info["untracked"] == ["u0.txt", "u1.txt", "u2.txt"]
+    assert info["untracked_truncated"] is True
+
+
+def test_diff_is_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_environment, "DIFF_CAP_BYTES", 100)
+    (repo / "a.txt").write_text("".join(f"line {i}\n" for i in range(200)))
+    info = git_of(repo)
+    assert info["diff_truncated"] is True
+    assert len(info["diff"].encode()) == 100
+    assert info["diff"].startswith("diff --git a/a.txt b/a.txt")
+
+
+def test_repo_without_commits(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "trunk")
+    (tmp_path / "loose.txt").write_text("loose\n")
+    (tmp_path / "staged.txt").write_text("staged\n")
+    git(tmp_path, "add", "staged.txt")
+    info = git_of(tmp_path)
+    assert info["commit"] is None
+    assert info["branch"] == "trunk"
+    assert info["dirty"] is True
+    assert info["untracked"] == ["loose.txt"]
+    assert "+staged" in info["diff"]
+
+
+def test_detached_head_has_no_branch(repo: Path) -> None:
+    git(repo, "checkout", "-q", "--detach")
+    info = git_of(repo)
+    assert info["branch"] is None
+    assert info["commit"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    snapshot = capture_environment(cwd=tmp_path, include_packages=False)
+    assert snapshot["git"] is None
+    assert "git_error" not in snapshot
+
+
+def test_inside_dot_git_there_is_no_work_tree(repo: Path) -> None:
+    snapshot = capture_environment(cwd=repo / ".git", include_packages=False)
+    assert snapshot["git"] is None
+    assert "git_error" not in snapshot
+
+
+def test_no_git_on_path(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty_bin = tmp_path / "empty_bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    snapshot = capture_environment(cwd=repo, include_packages=False)
+    assert snapshot["git"] is None
+    assert "git_error" not in snapshot
+    assert snapshot["gpus"] == []
+    assert "gpu_error" not in snapshot
+
+
+def test_git_failure_is_recorded_not_raised(repo: Path) -> None:
+    (repo / ".git" / "index").write_bytes(b"this is not an index")
+    snapshot = capture_environment(cwd=repo, include_packages=False)
+    assert "index" in snapshot["git_error"]
+    # What was read before the failure stays on record.
+    assert snapshot["git"]["commit"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_git_dir_in_the_environment_does_not_redirect(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    assert git_of(repo)["root"] == str(repo.resolve())
+
+
+def test_hash_is_stable_and_follows_changes(repo: Path) -> None:
+    first = capture_environment(cwd=repo, argv=["hpo", "sweep"])
+    second = capture_environment(cwd=repo, argv=["hpo", "sweep"])
+    assert first == second
+    assert environment_hash(first) == environment_hash(second)
+    (repo / "a.txt").write_text("changed\n")
+    third = capture_environment(cwd=repo, argv=["hpo", "sweep"])
+    assert environment_hash(third) != environment_hash(first)
+
+
+def test_hash_ignores_key_order() -> None:
+    assert environment_hash({"a": 1, "b": [1, "é"]}) == environment_hash({"b": [1, "é"], "a": 1})
+    assert len(environment_hash({})) == 64
+
+
+def test_snapshot_is_json_serialisable(repo: Path) -> None:
+    (repo / "a.txt").write_bytes(b"not utf-8: \xff\xfe\n")
+    snapshot = capture_environment(cwd=repo)
+    assert json.loads(json.dumps(snapshot, ensure_ascii=False)) == snapshot
+
+
+def test_shape_of_the_snapshot(repo: Path) -> None:
+    snapshot = capture_environment(cwd=repo, argv=["hpo", "sweep", "c.yaml"])
+    assert snapshot["argv"] == ["hpo", "sweep", "c.yaml"]
+    assert snapshot["cwd"] == str(repo)
+    assert snapshot["python"]["version"].count(".") == 2
+    assert set(snapshot["os"]) == {"system", "release", "version", "machine", "platform"}
+    assert snapshot["cpu"]["logical_cores"] == os.cpu_count()
+    assert isinstance(snapshot["gpus"], list)
+    assert "cuda_visible_devices" in snapshot
+    assert snapshot["memory_bytes"] is None or snapshot["memory_bytes"] > 0
+
+
+def test_packages_have_their_installed_versions() -> None:
+    packages = capture_environment(include_packages=True)["packages"]
+    assert packages["numpy"] == importlib.metadata.version("numpy")
+    assert packages["sqlalchemy"] == importlib.metadata.version("sqlalchemy")
+    assert list(packages) == sorted(packages)
+    assert all(name == name.lower() and "_" not in name for name in packages)
+
+
+def test_packages_can_be_left_out() -> None:
+    assert capture_environment(include_packages=False)["packages"] == {}
+
+
+def test_parse_nvidia_smi_output() -> None:
+    text = "NVIDIA H100 80GB HBM3, 81559, 550.54.15\nTesla T4, [N/A], 470.1\n\n"
+    assert _parse_gpus(text) == [
+        {"name": "NVIDIA H100 80GB HBM3", "memory_mb": 81559, "driver": "550.54.15"},
+        {"name": "Tesla T4", "memory_mb": None, "driver": "470.1"},
+    ]
+
+
+def test_diff_of_equal_snapshots_is_empty(repo: Path) -> None:
+    snapshot = capture_environment(cwd=repo)
+    assert diff_environments(snapshot, copy.deepcopy(snapshot)) == {}
+
+
+def test_diff_environments_names_what_changed(repo: Path) -> None:
+    a = capture_environment(cwd=repo, argv=["hpo"])
+    b = copy.deepcopy(a)
+    b["python"]["version"] = "9.9.9"
+    b["packages"]["numpy"] = "0.0.1"
+    b["packages"]["brand-new"] = "1.0"
+    del b["packages"]["sqlalchemy"]
+    b["git"]["commit"] = "f" * 40
+    b["git"]["dirty"] = True
+    b["hostname"] = "elsewhere"
+
+    diff = diff_environments(a, b)
+
+    assert diff["python"] == (a["python"], b["python"])
+    assert diff["packages"] == {
+        "added": {"brand-new": "1.0"},
+        "removed": {"sqlalchemy": a["packages"]["sqlalchemy"]},
+        "changed": {"numpy": (a["packages"]["numpy"], "0.0.1")},
+    }
+    assert diff["git"] == {
+        "commit": (a["git"]["commit"], "f" * 40),
+        "dirty": (False, True),
+    }
+    assert diff["hostname"] == (a["hostname"], "elsewhere")
+    assert set(diff) == {"python", "packages", "git", "hostname"}
+
+
+def test_diff_when_one_side_has_no_git(repo: Path) -> None:
+    a = capture_environment(cwd=repo, argv=[], include_packages=False)
+    b = dict(a, git=None)
+    diff = diff_environments(a, b)
+    assert diff["git"]["commit"] == (a["git"]["commit"], None)
+    assert set(diff) == {"git"}

@@ -1,0 +1,31 @@
+"""hpo's tracking store: sweeps, trials, params, metric series, environments and an event log
+in one SQLAlchemy database (SQLite by default, PostgreSQL for teams)."""
+
+from trackers._batch import WriteBatch
+from trackers._connect import DEFAULT_STORE
+from trackers._environment import capture_environment, diff_environments, environment_hash
+from trackers._errors import NotFoundError, StoreError
+from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecord
+from trackers._schema import SCHEMA_VERSION
+from trackers._states import EventKind, Goal, SweepState, TrialState
+from trackers._store import Store
+
+__all__ = [
+    "DEFAULT_STORE",
+    "SCHEMA_VERSION",
+    "EventKind",
+    "Goal",
+    "MetricPoint",
+    "NotFoundError",
+    "Store",
+    "StoreError",
+    "SweepRecord",
+    "SweepState",
+    "SweepSummary",
+    "TrialRecord",
+    "TrialState",
+    "WriteBatch",
+    "capture_environment",
+    "diff_environments",
+    "environment_hash",
+]

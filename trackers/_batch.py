@@ -1,0 +1,116 @@
+"""One transaction's worth of trial writes.
+
+The engine collects everything that happened in one turn of its loop (trials started,
+reports, trials finished) into a :class:`WriteBatch` and the store writes it in one
+transaction: with a WAL-mode SQLite file that is one commit per turn, not one per row, and
+a finished trial is durable as soon as its turn commits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trackers import _codec
+from trackers._states import EventKind, TrialState
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Rows to write for one sweep. ``trial_ids`` maps trial number -> row id; the store fills
+    it for new trials, and it is kept by the batch's owner across batches."""
+
+    sweep_id: int
+    trial_ids: dict[int, int] = field(default_factory=dict)
+    new_trials: list[dict[str, Any]] = field(default_factory=list)
+    finished: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[tuple[int, str, int | None, float, float]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.new_trials or self.finished or self.metrics or self.events)
+
+    def clear(self) -> None:
+        self.new_trials.clear()
+        self.finished.clear()
+        self.metrics.clear()
+        self.events.clear()
+
+    def trial_started(
+        self,
+        number: int,
+        params: Mapping[str, Any],
+        *,
+        seed: int | None,
+        budget: float | None = None,
+        host: str | None = None,
+        environment_id: int | None = None,
+        state: TrialState = TrialState.RUNNING,
+        at: float | None = None,
+    ) -> None:
+        t = time.time() if at is None else at
+        self.new_trials.append(
+            {
+                "sweep_id": self.sweep_id,
+                "number": number,
+                "state": state.value,
+                "params": params,
+                "budget": budget,
+                "seed": seed,
+                "host": host,
+                "environment_id": environment_id,
+                "queued_at": t,
+                "started_at": t if state is TrialState.RUNNING else None,
+            }
+        )
+        self.event(EventKind.TRIAL_STARTED, number, at=t)
+
+    def trial_finished(
+        self,
+        number: int,
+        state: TrialState,
+        *,
+        value: float | None,
+        metrics: Mapping[str, float],
+        started_at: float | None,
+        ended_at: float,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self.finished.append(
+            {
+                "number": number,
+                "state": state.value,
+                "value": value,
+                "metrics": _codec.metrics_to_json(metrics) if metrics else None,
+                "started_at": started_at,
+                "ended_at": ended_at,
+                "duration": None if started_at is None else max(0.0, ended_at - started_at),
+                "error": error,
+                "traceback": traceback,
+            }
+        )
+        self.event(EventKind.TRIAL_FINISHED, number, {"state": state.value}, at=ended_at)
+
+    def metric(self, number: int, name: str, step: int | None, value: float, at: float) -> None:
+        self.metrics.append((number, name, step, value, at))
+
+    def event(
+        self,
+        kind: EventKind,
+        number: int | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        at: float | None = None,
+    ) -> None:
+        self.events.append(
+            {
+                "sweep_id": self.sweep_id,
+                "trial_number": number,
+                "time": time.time() if at is None else at,
+                "kind": kind.value,
+                "data": None if data is None else _codec.dumps(data),
+            }
+        )

@@ -1,0 +1,323 @@
+"""The environment a sweep ran in: Python, packages, OS, CPU/GPU, git state.
+
+The driver captures one snapshot per sweep; the store keeps it once, keyed by
+:func:`environment_hash`, and every trial of the sweep points at it. Two captures of an unchanged
+environment must therefore be identical, so nothing time-varying (timestamps, free memory, PIDs)
+goes in. Capture never raises for a missing or failing tool: the failure is recorded under
+``gpu_error`` / ``git_error`` instead, because a sweep must not die for want of ``nvidia-smi``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+GIT_TIMEOUT_S = 10.0
+GPU_TIMEOUT_S = 5.0
+DIFF_CAP_BYTES = 5 * 1024 * 1024
+UNTRACKED_CAP = 1000
+
+# Keys whose values diff_environments compares structurally rather than as one pair.
+_STRUCTURED_KEYS = frozenset({"packages", "git"})
+
+
+def capture_environment(
+    *,
+    cwd: Path | None = None,
+    argv: Sequence[str] | None = None,
+    include_packages: bool = True,
+) -> dict[str, Any]:
+    """Snapshot the environment the driver runs in, as a JSON-serialisable dict.
+
+    ``cwd`` (default: the process's working directory) decides which git work tree is recorded;
+    ``argv`` defaults to ``sys.argv``. ``include_packages=False`` leaves ``packages`` empty, for
+    callers that want the cheap part only. Never raises for a missing ``git`` or ``nvidia-smi``.
+    """
+    where = Path(cwd).absolute() if cwd is not None else Path.cwd()
+    snapshot: dict[str, Any] = {
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "packages": installed_packages() if include_packages else {},
+        "os": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "version": platform.version(),
+            "machine": platform.machine(),
+            "platform": platform.platform(),
+        },
+        "hostname": socket.gethostname(),
+        "cpu": _cpu(),
+        "memory_bytes": _memory_bytes(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "argv": list(sys.argv if argv is None else argv),
+        "cwd": str(where),
+    }
+    snapshot["gpus"], gpu_error = _gpus()
+    if gpu_error is not None:
+        snapshot["gpu_error"] = gpu_error
+    snapshot["git"], git_error = _git(where)
+    if git_error is not None:
+        snapshot["git_error"] = git_error
+    return snapshot
+
+
+def environment_hash(snapshot: Mapping[str, Any]) -> str:
+    """The sha256 hex digest of the snapshot's canonical JSON: the store's deduplication key."""
+    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def diff_environments(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """What differs between two snapshots; an empty dict when they are equal.
+
+    ``packages`` becomes ``{"added": {name: vb}, "removed": {name: va}, "changed": {name: (va,
+    vb)}}``, ``git`` becomes ``{field: (va, vb)}`` for its changed fields, and every other key
+    that differs becomes the pair ``(a[key], b[key])`` (a missing key reads as None).
+    """
+    result: dict[str, Any] = {}
+    pa, pb = a.get("packages") or {}, b.get("packages") or {}
+    if pa != pb:
+        result["packages"] = {
+            "added": {n: pb[n] for n in sorted(pb.keys() - pa.keys())},
+            "removed": {n: pa[n] for n in sorted(pa.keys() - pb.keys())},
+            "changed": {n: (pa[n], pb[n]) for n in sorted(pa.keys() & pb.keys()) if pa[n] != pb[n]},
+        }
+    ga, gb = a.get("git") or {}, b.get("git") or {}
+    if a.get("git") != b.get("git"):
+        result["git"] = {
+            k: (ga.get(k), gb.get(k))
+            for k in sorted(ga.keys() | gb.keys())
+            if ga.get(k) != gb.get(k)
+        }
+    for key in sorted((a.keys() | b.keys()) - _STRUCTURED_KEYS):
+        if a.get(key) != b.get(key):
+            result[key] = (a.get(key), b.get(key))
+    return result
+
+
+def installed_packages() -> dict[str, str]:
+    """Every installed distribution as ``{PEP 503 normalised name: version}``, sorted by name.
+
+    Where one name is installed on several ``sys.path`` entries, the first wins, as for import.
+    """
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name, version = _name_and_version(dist)
+        if name:
+            found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version or "")
+    return dict(sorted(found.items()))
+
+
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
+    # Scanning the header lines is several times faster than dist.metadata, which runs the
+    # whole file (long description included) through the email parser.
+    try:
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text:
+        name = version = None
+        for line in text.splitlines():
+            if not line:
+                break  # end of the headers
+            if line.startswith("Name:"):
+                name = line[5:].strip()
+            elif line.startswith("Version:"):
+                version = line[8:].strip()
+        if name:
+            return name, version
+    try:
+        meta = dist.metadata
+        return meta["Name"], meta["Version"]
+    except Exception:  # a broken install must not stop the capture
+        return None, None
+
+
+def _cpu() -> dict[str, Any]:
+    model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.partition(":")[2].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable: int | None = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on macOS or Windows
+        usable = None
+    return {
+        "model": model or platform.processor() or None,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+    }
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gpus() -> tuple[list[dict[str, Any]], str | None]:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return [], None
+    query = "--query-gpu=name,memory.total,driver_version"
+    try:
+        done = subprocess.run(
+            [exe, query, "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=GPU_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [], f"nvidia-smi: {exc}"
+    if done.returncode != 0:
+        why = done.stderr.strip() or done.stdout.strip()
+        return [], f"nvidia-smi exited {done.returncode}: {why}"
+    return _parse_gpus(done.stdout), None
+
+
+def _parse_gpus(csv_text: str) -> list[dict[str, Any]]:
+    gpus = []
+    for line in csv_text.splitlines():
+        # rsplit: the name is the one field that could ever hold a comma.
+        fields = [f.strip() for f in line.rsplit(",", 2)]
+        if len(fields) != 3:
+            continue
+        name, memory, driver = fields
+        memory_mb = int(memory) if memory.isdigit() else None  # "[N/A]" on some devices
+        gpus.append({"name": name, "memory_mb": memory_mb, "driver": driver})
+    return gpus
+
+
+class _GitFailed(Exception):
+    pass
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    # These would point git at another repository than the one around cwd.
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(var, None)
+    return env
+
+
+def _run_git(
+    exe: str, root: Path, *args: str, ok: tuple[int, ...] = (0,), stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    try:
+        done = subprocess.run(
+            [exe, "-C", str(root), *args],
+            input=stdin,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            env=_git_env(),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise _GitFailed(f"git {args[0]}: {exc}") from exc
+    out = done.stdout.decode("utf-8", "replace")
+    err = done.stderr.decode("utf-8", "replace").strip()
+    if done.returncode not in ok:
+        raise _GitFailed(f"git {args[0]} exited {done.returncode}: {err}")
+    return done.returncode, out, err
+
+
+def _git(cwd: Path) -> tuple[dict[str, Any] | None, str | None]:
+    exe = shutil.which("git")
+    if exe is None:
+        return None, None
+    try:
+        code, out, err = _run_git(exe, cwd, "rev-parse", "--is-inside-work-tree", ok=(0, 128))
+        if code != 0 and "not a git repository" in err:
+            return None, None
+        if code != 0:  # e.g. "dubious ownership": a repository, but git will not read it
+            return None, f"git rev-parse exited {code}: {err}"
+        if out.strip() != "true":
+            return None, None  # inside .git or a bare repository: no work tree
+        _, out, _ = _run_git(exe, cwd, "rev-parse", "--show-toplevel")
+    except _GitFailed as exc:
+        return None, str(exc)
+    root = Path(out.strip())
+    info: dict[str, Any] = {"root": str(root)}
+    # Fill in field by field so that a late failure still leaves the commit on record.
+    try:
+        code, out, _ = _run_git(exe, root, "rev-parse", "--verify", "-q", "HEAD", ok=(0, 1))
+        info["commit"] = out.strip() if code == 0 else None  # None: no commits yet
+        code, out, _ = _run_git(exe, root, "symbolic-ref", "-q", "--short", "HEAD", ok=(0, 1))
+        info["branch"] = out.strip() if code == 0 else None  # None: detached HEAD
+        tracked_changed, untracked = _git_status(exe, root)
+        info["dirty"] = tracked_changed or bool(untracked)
+        info["untracked"] = untracked[:UNTRACKED_CAP]
+        info["untracked_truncated"] = len(untracked) > UNTRACKED_CAP
+        info["diff"], info["diff_truncated"] = _git_diff(exe, root, info["commit"])
+    except _GitFailed as exc:
+        return info, str(exc)
+    return info, None
+
+
+def _git_status(exe: str, root: Path) -> tuple[bool, list[str]]:
+    _, out, _ = _run_git(exe, root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    tokens = iter(out.split("\0"))
+    tracked_changed, untracked = False, []
+    for token in tokens:
+        if not token:
+            continue
+        code, path = token[:2], token[3:]
+        if code == "??":
+            untracked.append(path)
+        else:
+            tracked_changed = True
+            if code[0] in "RC":
+                next(tokens, None)  # a rename's second entry is its source path
+    return tracked_changed, sorted(untracked)
+
+
+def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[str, bool]:
+    # Without a commit, diff against the empty tree so staged new files still show.
+    if commit is None:
+        _, out, _ = _run_git(exe, root, "hash-object", "-t", "tree", "--stdin", stdin=b"")
+        base = out.strip()
+    else:
+        base = "HEAD"
+    # The diff goes to a file, not a pipe, so a huge diff costs disk briefly, never memory.
+    with tempfile.TemporaryFile() as sink:
+        try:
+            done = subprocess.run(
+                [exe, "-C", str(root), "diff", "--no-color", "--no-ext-diff", base, "--"],
+                stdout=sink,
+                stderr=subprocess.PIPE,
+                timeout=GIT_TIMEOUT_S,
+                env=_git_env(),
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise _GitFailed(f"git diff: {exc}") from exc
+        if done.returncode != 0:
+            err = done.stderr.decode("utf-8", "replace").strip()
+            raise _GitFailed(f"git diff exited {done.returncode}: {err}")
+        sink.seek(0)
+        data = sink.read(DIFF_CAP_BYTES + 1)
+    truncated = len(data) > DIFF_CAP_BYTES
+    # errors="replace": a non-UTF-8 diff must still be JSON-storable; the commit is exact.
+    return data[:DIFF_CAP_BYTES].decode("utf-8", "replace"), truncated

@@ -1,0 +1,127 @@
+"""The store's tables (SQLAlchemy Core).
+
+Times are unix seconds as floats: cheap to write, timezone-free, and durations are a
+subtraction. JSON columns hold text written by ``trackers._codec`` (never pickle), so any
+SQL client can read them. Metric values keep non-finite floats explicitly in ``kind``
+because SQLite stores NaN as NULL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+#: Bumped whenever a table changes; a store of another version is upgraded or refused.
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "hpo_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("metric", String(200), nullable=False),
+    Column("goal", String(8), nullable=False),
+    Column("strategy", String(64), nullable=False),
+    Column("strategy_options", Text, nullable=False),
+    Column("space", Text, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("objective", Text, nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("budget", Integer),
+    Column("seed", Integer),
+    Column("source", Text),
+    Column("environment_id", Integer, ForeignKey("environments.id")),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+trials = Table(
+    "trials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("params", Text, nullable=False),
+    # The sweep metric's final value: finite whenever state is completed, else NULL.
+    Column("value", Float),
+    Column("metrics", Text),
+    Column("budget", Float),
+    Column("seed", Integer),
+    Column("host", String(255)),
+    Column("environment_id", Integer, ForeignKey("environments.id")),
+    Column("queued_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("ended_at", Float),
+    Column("duration", Float),
+    Column("error", Text),
+    Column("traceback", Text),
+    UniqueConstraint("sweep_id", "number", name="uq_trials_sweep_number"),
+    # Ranking a sweep's completed trials by value is the hottest read: serve it by index.
+    Index("ix_trials_sweep_state_value", "sweep_id", "state", "value"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("value_num", Float),  # the value when numeric, for filters and sorting
+    Index("ix_params_name_num", "name", "value_num"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("step", Integer),
+    Column("value", Float),
+    Column("kind", SmallInteger, nullable=False),  # trackers._codec.FloatKind
+    Column("time", Float, nullable=False),
+    Index("ix_metrics_trial_name_step", "trial_id", "name", "step"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("trial_number", Integer),
+    Column("time", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", Text),
+    Index("ix_events_sweep", "sweep_id", "id"),
+)
