@@ -1,0 +1,128 @@
+"""The handle an objective sees while it runs, and ``hpo.report``.
+
+An objective that takes a ``trial`` argument gets a :class:`Trial`; any code running inside a
+trial (however deep in the call stack) can call :func:`report`, which finds the current trial
+through a context variable set around the objective call. Outside any trial, ``report`` writes
+to ``$HPO_REPORT_FILE`` when a command objective launched this program, and otherwise does
+nothing but warn once, so a training script still runs on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import Any
+
+from hpo._protocol import REPORT_FILE_ENV, check_report, write_report
+from hpo.executors._base import Report, TrialTask
+
+__all__ = ["Trial", "current_trial", "report"]
+
+_current: ContextVar[Trial | None] = ContextVar("hpo_current_trial", default=None)
+_warned_outside = False
+
+
+class Trial:
+    """One running trial: its number, params, seed and budget, a way to report intermediate
+    metrics, and whether the sweep has asked it to stop early.
+
+    Created by the executor for each trial; an objective never builds one itself.
+    """
+
+    __slots__ = ("_budget", "_emit", "_number", "_params", "_seed", "_stop")
+
+    def __init__(
+        self,
+        number: int,
+        params: Mapping[str, Any],
+        seed: int,
+        budget: float | None = None,
+        emit: Callable[[Report], None] | None = None,
+    ) -> None:
+        self._number = number
+        self._params = MappingProxyType(dict(params))
+        self._seed = seed
+        self._budget = budget
+        self._emit = emit
+        self._stop = False
+
+    @classmethod
+    def from_task(cls, task: TrialTask, emit: Callable[[Report], None] | None = None) -> Trial:
+        """The handle for ``task``, whose reports go to ``emit``."""
+        return cls(task.number, task.params, task.seed, task.budget, emit)
+
+    @property
+    def number(self) -> int:
+        """The trial's number within its sweep (0-based)."""
+        return self._number
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The trial's parameters (read-only)."""
+        return self._params
+
+    @property
+    def seed(self) -> int:
+        """The trial's seed; ``random`` (and numpy's global generator) are seeded with it."""
+        return self._seed
+
+    @property
+    def budget(self) -> float | None:
+        """The resource a multi-fidelity strategy gives this trial (epochs, samples...), or None."""
+        return self._budget
+
+    def report(self, step: int | None = None, **metrics: float) -> None:
+        """Record intermediate metrics, e.g. ``trial.report(step=epoch, val_loss=0.3)``.
+
+        Values must be numbers (non-finite ones are kept); ``step`` a non-negative int. A bad
+        argument raises ``TypeError``/``ValueError``, which fails the trial with that message.
+        """
+        checked_step, values = check_report(step, metrics)
+        if self._emit is not None:
+            self._emit(Report(self._number, checked_step, values, time.time()))
+
+    def should_stop(self) -> bool:
+        """True once the sweep has asked this trial to stop early (e.g. a multi-fidelity
+        strategy pruned it). A cooperative objective checks it after each report and returns
+        its current metrics."""
+        return self._stop
+
+    def _request_stop(self) -> None:
+        # Set by the executor; a plain flag because the objective polls it from its own thread.
+        self._stop = True
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self._number}, params={dict(self._params)!r}, seed={self._seed})"
+
+
+def current_trial() -> Trial | None:
+    """The trial running in this context, or None outside any trial."""
+    return _current.get()
+
+
+def report(step: int | None = None, **metrics: float) -> None:
+    """Report intermediate metrics of the current trial: ``hpo.report(step=epoch, loss=0.3)``.
+
+    Inside a trial this is ``trial.report``. In a program started as a command objective it
+    appends a line to ``$HPO_REPORT_FILE``. Anywhere else it warns once and records nothing, so
+    the same training script runs standalone.
+    """
+    trial = _current.get()
+    if trial is not None:
+        trial.report(step, **metrics)
+        return
+    checked_step, values = check_report(step, metrics)
+    path = os.environ.get(REPORT_FILE_ENV)
+    if path:
+        write_report(path, checked_step, values)
+        return
+    global _warned_outside
+    if not _warned_outside:
+        _warned_outside = True
+        warnings.warn(
+            "hpo.report() called outside a trial; nothing recorded", UserWarning, stacklevel=2
+        )
