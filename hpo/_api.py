@@ -1,0 +1,187 @@
+"""The Python face: ``@hpo.objective`` on a function, then ``.sweep(...)``."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar, overload
+
+from hpo._engine import Engine, SweepPlan
+from hpo._objective import CallableObjective
+from hpo._result import SweepResult
+from hpo.executors import Executor, make_executor
+from hpo.strategies import Strategy, make_strategy
+from search_spaces import SearchSpace, as_space
+from trackers import Goal, Store, capture_environment
+
+R = TypeVar("R")
+GoalLike = Goal | Literal["minimize", "maximize"]
+
+
+class ObjectiveFunction(Generic[R]):
+    """A function marked as an objective. Calling it calls the function unchanged; ``sweep``
+    searches its parameters. Made by :func:`objective`."""
+
+    def __init__(self, func: Callable[..., R], metric: str, goal: GoalLike) -> None:
+        functools.update_wrapper(self, func)
+        self.func = func
+        self.metric = metric
+        self.goal = Goal(goal)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self.func(*args, **kwargs)
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # Pickle by reference (worker processes import it), like a plain module-level function.
+        return self.__qualname__
+
+    def sweep(
+        self,
+        space: SearchSpace | Mapping[str, Any],
+        *,
+        strategy: str | Strategy = "random",
+        strategy_options: Mapping[str, Any] | None = None,
+        trials: int | None = None,
+        workers: int = 1,
+        executor: Literal["inline", "local"] | Executor | None = None,
+        timeout: float | None = None,
+        seed: int | None = None,
+        store: str | os.PathLike[str] | Store | None = None,
+        track: bool = True,
+        name: str | None = None,
+        progress: bool = False,
+    ) -> SweepResult:
+        """Search this objective's parameters; see :func:`sweep` for the arguments."""
+        return sweep(
+            self,
+            space,
+            metric=self.metric,
+            goal=self.goal,
+            strategy=strategy,
+            strategy_options=strategy_options,
+            trials=trials,
+            workers=workers,
+            executor=executor,
+            timeout=timeout,
+            seed=seed,
+            store=store,
+            track=track,
+            name=name,
+            progress=progress,
+        )
+
+
+@overload
+def objective(func: Callable[..., R], /) -> ObjectiveFunction[R]: ...
+@overload
+def objective(
+    *, metric: str = "value", goal: GoalLike = Goal.MINIMIZE
+) -> Callable[[Callable[..., R]], ObjectiveFunction[R]]: ...
+def objective(
+    func: Callable[..., R] | None = None,
+    /,
+    *,
+    metric: str = "value",
+    goal: GoalLike = Goal.MINIMIZE,
+) -> ObjectiveFunction[R] | Callable[[Callable[..., R]], ObjectiveFunction[R]]:
+    """Mark a function as an objective::
+
+        @hpo.objective(metric="val_loss", goal="minimize")
+        def train(lr: float, layers: int, trial: hpo.Trial) -> float: ...
+
+        result = train.sweep(space={"lr": {"min": 1e-4, "max": 1e-1, "log": True},
+                                    "layers": {"values": [1, 2, 3]}}, trials=50)
+
+    The function receives the params as keyword arguments (or one dict), and the trial
+    handle when it has a ``trial`` parameter; it returns a number or a dict of metrics.
+    """
+
+    def wrap(f: Callable[..., R]) -> ObjectiveFunction[R]:
+        return ObjectiveFunction(f, metric, goal)
+
+    return wrap(func) if func is not None else wrap
+
+
+def sweep(
+    func: Callable[..., Any],
+    space: SearchSpace | Mapping[str, Any],
+    *,
+    metric: str = "value",
+    goal: GoalLike = Goal.MINIMIZE,
+    strategy: str | Strategy = "random",
+    strategy_options: Mapping[str, Any] | None = None,
+    trials: int | None = None,
+    workers: int = 1,
+    executor: Literal["inline", "local"] | Executor | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+    track: bool = True,
+    name: str | None = None,
+    progress: bool = False,
+) -> SweepResult:
+    """Run a sweep of ``func`` over ``space`` and return its :class:`SweepResult`.
+
+    ``space`` is a :class:`SearchSpace` or a mapping in the config file's format.
+    ``trials`` is required except for ``strategy="grid"`` (which runs until exhausted).
+    ``executor`` defaults to ``inline`` (same process) for one worker and ``local`` (worker
+    processes: isolation and timeouts) for more. Trials are recorded in ``store`` (a URL, a
+    SQLite path, a :class:`Store`; default ``$HPO_STORE`` or ``./hpo.db``) unless ``track``
+    is False. ``seed`` makes the search repeatable; without one a seed is drawn and recorded.
+    """
+    search_space = as_space(space)
+    goal = Goal(goal)
+    strat = (
+        strategy
+        if isinstance(strategy, Strategy)
+        else make_strategy(strategy, search_space, goal=goal, seed=seed, options=strategy_options)
+    )
+    if trials is None and strat.name != "grid":
+        raise ValueError(f"trials is required for strategy {strat.name!r}: e.g. trials=50")
+    objective_ = CallableObjective(func, metric)
+    objective_.check(search_space.names)
+    if isinstance(executor, Executor):
+        exe, exe_name = executor, type(executor).__name__
+    else:
+        exe_name = executor or ("inline" if workers == 1 else "local")
+        exe = make_executor(exe_name, workers=workers)  # type: ignore[arg-type]
+    own_store = track and not isinstance(store, Store)
+    the_store = (store if isinstance(store, Store) else Store(store)) if track else None
+    try:
+        base = name or getattr(func, "__name__", "sweep")
+        plan = SweepPlan(
+            name=the_store.available_name(base) if the_store is not None else base,
+            strategy=strat,
+            objective=objective_,
+            executor=exe,
+            executor_name=exe_name,
+            metric=metric,
+            goal=goal,
+            trials=trials,
+            timeout=timeout,
+            config={
+                "objective": objective_.describe(),
+                "metric": {"name": metric, "goal": goal.value},
+                "parameters": search_space.to_json(),
+                "strategy": {"name": strat.name, **strat.options()},
+                "trials": trials,
+                "workers": workers,
+                "executor": exe_name,
+                "timeout": timeout,
+            },
+            source=None,
+            environment=capture_environment(cwd=Path.cwd(), argv=sys.argv) if track else None,
+            **({"seed": seed} if seed is not None else {}),
+        )
+        bar = None
+        if progress:
+            from hpo.reports._progress import RichProgress
+
+            bar = RichProgress(plan.name, metric, goal)
+        return Engine(plan, the_store, progress=bar).run()
+    finally:
+        if own_store and the_store is not None:
+            the_store.close()

@@ -1,0 +1,113 @@
+"""From a validated config to a runnable :class:`SweepPlan`.
+
+Each part (space, strategy, objective) is built here, before the sweep is recorded, so that
+a bad config fails with a located message and nothing is written to the store.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hpo._config import SweepConfig, locate
+from hpo._engine import SweepPlan
+from hpo._errors import ConfigError, ObjectiveError, SearchSpaceError, StrategyError
+from hpo._objective import CallableObjective, CommandObjective, Objective
+from hpo._yaml import KeyPath, line_of
+from hpo.executors import make_executor
+from hpo.strategies import make_strategy
+from search_spaces import SearchSpace
+from trackers import capture_environment
+
+
+def plan_from_config(
+    cfg: SweepConfig,
+    *,
+    source: str = "<dict>",
+    lines: Mapping[KeyPath, int] | None = None,
+    base_dir: Path | None = None,
+    name: str | None = None,
+    environment: bool = True,
+) -> SweepPlan:
+    """Build the plan for ``cfg``. ``base_dir`` is where the config lives: objective import
+    paths and command working directories are relative to it. ``name`` is the sweep's
+    recorded name (the caller makes it unique in the store)."""
+    lines = dict(lines or {})
+    base = (base_dir or Path.cwd()).resolve()
+    try:
+        space = SearchSpace.from_dict(cfg.parameters)
+    except SearchSpaceError as exc:
+        raise locate(exc, ("parameters",), source, lines) from None
+    goal = cfg.metric.goal
+    seed = cfg.seed
+    try:
+        strategy = make_strategy(
+            cfg.strategy.name, space, goal=goal, seed=seed, options=cfg.strategy.options
+        )
+    except StrategyError as exc:
+        raise locate(exc, ("strategy",), source, lines) from None
+    objective = build_objective(cfg, base, source, lines)
+    try:
+        objective.check(space.names)
+    except ObjectiveError as exc:
+        key = "function" if cfg.objective.function is not None else "command"
+        raise locate(exc, ("objective", key), source, lines) from None
+    trials = cfg.trials
+    if trials is None and strategy.name != "grid":
+        raise ConfigError(
+            f"'trials' is required for strategy {strategy.name!r}: add e.g. 'trials: 50'",
+            source=source,
+            line=line_of(lines, ()),
+            path=("trials",),
+        )
+    if cfg.timeout is not None and cfg.executor == "inline" and cfg.objective.function:
+        warnings.warn(
+            "timeout is not enforced for Python functions on the inline executor; "
+            "use 'executor: local' to enforce it",
+            stacklevel=2,
+        )
+    plan_kwargs: dict[str, Any] = {}
+    if seed is not None:
+        plan_kwargs["seed"] = seed
+    return SweepPlan(
+        name=name or cfg.name or "sweep",
+        strategy=strategy,
+        objective=objective,
+        executor=make_executor(cfg.executor, workers=cfg.workers),
+        executor_name=cfg.executor,
+        metric=cfg.metric.name,
+        goal=goal,
+        trials=trials,
+        timeout=cfg.timeout,
+        config=cfg.model_dump(mode="json", exclude_none=True),
+        source=source,
+        environment=capture_environment(cwd=base, argv=sys.argv) if environment else None,
+        **plan_kwargs,
+    )
+
+
+def build_objective(
+    cfg: SweepConfig, base: Path, source: str, lines: Mapping[KeyPath, int]
+) -> Objective:
+    spec = cfg.objective
+    metric = cfg.metric.name
+    if spec.function is not None:
+        try:
+            return CallableObjective.from_import_path(spec.function, metric, base_dir=base)
+        except ObjectiveError as exc:
+            raise locate(exc, ("objective", "function"), source, lines) from None
+    cwd = base / spec.cwd if spec.cwd else base
+    if not cwd.is_dir():
+        raise ConfigError(
+            f"working directory {cwd} does not exist",
+            source=source,
+            line=line_of(dict(lines), ("objective", "cwd")),
+            path=("objective", "cwd"),
+        )
+    try:
+        return CommandObjective(spec.command, metric, cwd=cwd, env=spec.env)  # type: ignore[arg-type]
+    except ObjectiveError as exc:
+        raise locate(exc, ("objective", "command"), source, lines) from None

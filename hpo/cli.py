@@ -1,0 +1,315 @@
+"""The ``hpo`` command: sweep, ls, show, report.
+
+Errors of input (a bad config, an unknown sweep, a store that can't be opened) print one line
+naming the problem and where it is, and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from hpo._build import plan_from_config
+from hpo._config import load_config
+from hpo._engine import Engine
+from hpo._errors import HPOError, StoreError
+from hpo.reports._progress import RichProgress
+from hpo.reports._tables import (
+    dumps,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    kv_table,
+    state_text,
+    sweeps_table,
+    trial_json,
+    trials_table,
+)
+from trackers import Store, TrialState
+from trackers._connect import resolve_url
+
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or redirected: rich would assume 80 columns and cut the tables' values.
+        console = Console(stderr=stderr, highlight=False, width=200)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
+
+STORE_OPTION = click.option(
+    "--store",
+    metavar="URL",
+    help="Store URL or SQLite path (default: $HPO_STORE or ./hpo.db).",
+)
+FORMAT_OPTION = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+def _open_for_reading(location: str | None) -> Store:
+    """Open an existing store; a read never creates one."""
+    url = resolve_url(location)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise StoreError(
+            f"no store at {url.database}: run `hpo sweep CONFIG` first, or pass --store / "
+            "set HPO_STORE to the store to read"
+        )
+    return Store(location)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hpo")
+def cli() -> None:
+    """hpo: hyperparameter optimisation with built-in experiment tracking."""
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@STORE_OPTION
+@click.option("--workers", type=click.IntRange(min=1), help="Trials run at once.")
+@click.option("--executor", type=click.Choice(["inline", "local"]), help="Where trials run.")
+@click.option("--trials", type=click.IntRange(min=1), help="How many trials to run.")
+@click.option("--seed", type=int, help="Seed for a repeatable search.")
+@click.option("--name", help="The sweep's name in the store (default: config name or file).")
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def sweep(
+    config: Path,
+    store: str | None,
+    workers: int | None,
+    executor: str | None,
+    trials: int | None,
+    seed: int | None,
+    name: str | None,
+    top: int,
+    no_progress: bool,
+) -> int:
+    """Run the sweep described by CONFIG (a YAML file)."""
+    cfg, lines = load_config(config)
+    overrides = {
+        k: v
+        for k, v in {
+            "workers": workers,
+            "executor": executor,
+            "trials": trials,
+            "seed": seed,
+        }.items()
+        if v is not None
+    }
+    if overrides:
+        cfg = cfg.model_validate({**cfg.model_dump(), **overrides})
+    # Build (and so validate) everything before the store is touched: bad input writes nothing.
+    plan = plan_from_config(cfg, source=str(config), lines=lines, base_dir=config.parent)
+    with Store(store or cfg.store) as st:
+        plan.name = st.available_name(name or cfg.name or config.stem)
+        progress = None if no_progress else RichProgress(plan.name, plan.metric, plan.goal, err)
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            result = Engine(plan, st, progress=progress).run()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        ranked = result.ranked()
+        if top:
+            out.print(trials_table(ranked[:top], plan.metric, title=f"Best trials of {plan.name}"))
+        counts = ", ".join(
+            f"{n} {state.value}" for state in TrialState if (n := result.count(state))
+        )
+        best = result.best
+        out.print(f"{len(result.trials)} trials: {counts or 'none'}")
+        if best is not None:
+            out.print(
+                f"best {plan.metric} = {fmt_value(best.value)} (trial {best.number}: "
+                f"{', '.join(f'{k}={fmt_value(v)}' for k, v in best.params.items())})"
+            )
+        out.print(f"sweep {plan.name!r} (id {result.sweep_id}) recorded in {st.url}")
+        if result.interrupted:
+            err.print("interrupted: running trials were recorded as interrupted")
+            return EXIT_INTERRUPTED
+        return 0 if best is not None else 1
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@cli.command(name="ls")
+@STORE_OPTION
+@FORMAT_OPTION
+def ls(store: str | None, fmt: str) -> int:
+    """List the sweeps in the store."""
+    with _open_for_reading(store) as st:
+        summaries = st.list_sweeps()
+        if fmt == "json":
+            out.print_json(
+                dumps(
+                    [
+                        {
+                            "id": s.sweep.id,
+                            "name": s.sweep.name,
+                            "state": s.sweep.state.value,
+                            "strategy": s.sweep.strategy,
+                            "metric": s.sweep.metric,
+                            "goal": s.sweep.goal.value,
+                            "best_value": s.best_value,
+                            "trials": {k.value: v for k, v in s.counts.items()},
+                            "created_at": s.sweep.created_at,
+                        }
+                        for s in summaries
+                    ]
+                )
+            )
+        elif not summaries:
+            out.print(f"no sweeps in {st.url}")
+        else:
+            out.print(sweeps_table(summaries))
+    return 0
+
+
+@cli.command()
+@click.argument("trial")
+@STORE_OPTION
+@FORMAT_OPTION
+def show(trial: str, store: str | None, fmt: str) -> int:
+    """Show one trial whole: TRIAL is its id or SWEEP:NUMBER."""
+    with _open_for_reading(store) as st:
+        t = st.get_trial(trial)
+        sweep_rec = st.get_sweep(t.sweep_id)  # type: ignore[arg-type]
+        series = st.metric_series(t.id)  # type: ignore[arg-type]
+        env = st.get_environment(t.environment_id) if t.environment_id else None
+    if fmt == "json":
+        out.print_json(
+            dumps(
+                trial_json(
+                    t,
+                    sweep=sweep_rec.name,
+                    traceback=t.traceback,
+                    series={
+                        k: [{"step": p.step, "value": p.value, "time": p.time} for p in v]
+                        for k, v in series.items()
+                    },
+                    environment=env,
+                )
+            )
+        )
+        return 0
+    out.print(
+        kv_table(
+            {
+                "trial": f"{sweep_rec.name}:{t.number} (id {t.id})",
+                "state": state_text(t.state),
+                sweep_rec.metric: fmt_value(t.value),
+                "started": fmt_time(t.started_at),
+                "duration": fmt_duration(t.duration),
+                "seed": t.seed,
+                "host": t.host,
+                "objective": sweep_rec.objective,
+            },
+            title="Trial",
+        )
+    )
+    out.print(kv_table({k: fmt_value(v) for k, v in t.params.items()}, title="\nParams"))
+    if t.metrics:
+        out.print(kv_table({k: fmt_value(v) for k, v in t.metrics.items()}, title="\nMetrics"))
+    if series:
+        out.print(
+            kv_table(
+                {
+                    k: f"{len(v)} points, last {fmt_value(v[-1].value)} at step "
+                    f"{fmt_value(v[-1].step)}"
+                    for k, v in series.items()
+                },
+                title="\nReported series",
+            )
+        )
+    if env:
+        git = env.get("git") or {}
+        out.print(
+            kv_table(
+                {
+                    "python": (env.get("python") or {}).get("version"),
+                    "os": (env.get("os") or {}).get("platform"),
+                    "cpu": (env.get("cpu") or {}).get("model"),
+                    "gpus": ", ".join(g.get("name", "?") for g in env.get("gpus") or []) or "-",
+                    "git": (git.get("commit") or "-") + (" (dirty)" if git.get("dirty") else ""),
+                    "packages": f"{len(env.get('packages') or {})} recorded",
+                    "command": " ".join(env.get("argv") or []),
+                },
+                title="\nEnvironment",
+            )
+        )
+    if t.error:
+        out.print(Text("\nError: ", style="bold red") + Text(t.error))
+    if t.traceback:
+        out.print(Text(t.traceback.rstrip(), style="dim"))
+    return 0
+
+
+@cli.command()
+@click.argument("sweep_ref", metavar="SWEEP")
+@STORE_OPTION
+@FORMAT_OPTION
+@click.option("--top", type=click.IntRange(min=1), help="Only the N best trials.")
+def report(sweep_ref: str, store: str | None, fmt: str, top: int | None) -> int:
+    """The trials of SWEEP (name or id), ranked by the sweep's metric."""
+    with _open_for_reading(store) as st:
+        sw = st.get_sweep(sweep_ref)
+        trials = st.trials(sw.id, ranked=True, limit=top)
+    if fmt == "json":
+        out.print_json(dumps([trial_json(t) for t in trials]))
+    else:
+        out.print(
+            trials_table(trials, sw.metric, title=f"{sw.name}: {sw.metric} ({sw.goal.value})")
+        )
+    return 0
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, *a: Any) -> None:
+    err.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``hpo`` command."""
+    warnings.showwarning = _show_warning
+    try:
+        code = cli.main(args=argv, prog_name="hpo", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        code = EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_INPUT
+    except HPOError as exc:
+        err.print(Text("error: ", style="bold red") + Text(str(exc)))
+        code = EXIT_INPUT
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("HPO_DEBUG"):
+            raise
+        err.print(
+            Text("internal error: ", style="bold red")
+            + Text(f"{type(exc).__name__}: {exc} (set HPO_DEBUG=1 for the traceback)")
+        )
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Terminal tables (rich) and machine-readable forms of sweeps and trials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from trackers import SweepSummary, TrialRecord, TrialState
+
+_STATE_STYLE = {
+    TrialState.COMPLETED: "green",
+    TrialState.RUNNING: "cyan",
+    TrialState.QUEUED: "cyan",
+    TrialState.PRUNED: "yellow",
+    TrialState.FAILED: "red",
+    TrialState.TIMED_OUT: "red",
+    TrialState.INTERRUPTED: "magenta",
+}
+
+
+def fmt_value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return str(dt.timedelta(seconds=round(seconds)))
+
+
+def state_text(state: TrialState) -> Text:
+    return Text(state.value, style=_STATE_STYLE.get(state, ""))
+
+
+def trials_table(trials: Sequence[TrialRecord], metric: str, *, title: str | None = None) -> Table:
+    """A ranked table: rank, trial number, metric value, each param, state, duration."""
+    names: list[str] = []
+    for t in trials:
+        names.extend(k for k in t.params if k not in names)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("rank", justify="right")
+    table.add_column("trial", justify="right")
+    table.add_column(metric, justify="right", style="bold")
+    for n in names:
+        table.add_column(n, justify="right")
+    table.add_column("state")
+    table.add_column("duration", justify="right")
+    rank = 0
+    for t in trials:
+        done = t.state is TrialState.COMPLETED
+        rank += done
+        table.add_row(
+            str(rank) if done else "",
+            str(t.number),
+            fmt_value(t.value),
+            *(fmt_value(t.params.get(n)) for n in names),
+            state_text(t.state),
+            fmt_duration(t.duration),
+        )
+    return table
+
+
+def sweeps_table(summaries: Iterable[SweepSummary]) -> Table:
+    table = Table(header_style="bold")
+    for col, justify in (
+        ("id", "right"),
+        ("name", "left"),
+        ("state", "left"),
+        ("strategy", "left"),
+        ("metric", "left"),
+        ("best", "right"),
+        ("trials", "right"),
+        ("failed", "right"),
+        ("created", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in summaries:
+        sw = s.sweep
+        failed = s.counts.get(TrialState.FAILED, 0) + s.counts.get(TrialState.TIMED_OUT, 0)
+        done = s.counts.get(TrialState.COMPLETED, 0)
+        budget = f"/{sw.budget}" if sw.budget else ""
+        table.add_row(
+            str(sw.id),
+            sw.name,
+            sw.state.value,
+            sw.strategy,
+            f"{sw.metric} ({sw.goal.value[:3]})",
+            fmt_value(s.best_value),
+            f"{done}{budget}",
+            str(failed) if failed else "",
+            fmt_time(sw.created_at),
+        )
+    return table
+
+
+def trial_json(trial: TrialRecord, **extra: Any) -> dict[str, Any]:
+    return {**trial.to_dict(), **extra}
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False, default=str)
+
+
+def kv_table(rows: Mapping[str, Any], *, title: str | None = None) -> Table:
+    table = Table(show_header=False, title=title, title_justify="left", box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for k, v in rows.items():
+        table.add_row(k, v if isinstance(v, Text) else fmt_value(v))
+    return table
