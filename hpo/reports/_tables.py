@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -31,15 +32,17 @@ def fmt_value(v: Any) -> str:
     return str(v)
 
 
-def fmt_time(t: float | None) -> str:
+def fmt_time(t: float | None, *, seconds: bool = True) -> str:
     if t is None:
         return "-"
-    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
 
 
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 120:
@@ -80,35 +83,36 @@ def trials_table(trials: Sequence[TrialRecord], metric: str, *, title: str | Non
 
 
 def sweeps_table(summaries: Iterable[SweepSummary]) -> Table:
-    table = Table(header_style="bold")
-    for col, justify in (
-        ("id", "right"),
-        ("name", "left"),
-        ("state", "left"),
-        ("strategy", "left"),
-        ("metric", "left"),
-        ("best", "right"),
-        ("trials", "right"),
-        ("failed", "right"),
-        ("created", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    summaries = list(summaries)
+
+    def failed(s: SweepSummary) -> int:
+        return s.counts.get(TrialState.FAILED, 0) + s.counts.get(TrialState.TIMED_OUT, 0)
+
+    show_failed = any(failed(s) for s in summaries)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    columns = ["id", "name", "state", "strategy", "metric", "goal", "best", "done"]
+    columns += ["failed"] if show_failed else []
+    for col in [*columns, "created"]:
+        right = col in ("id", "best", "done", "failed")
+        table.add_column(
+            col, justify="right" if right else "left", no_wrap=col in ("created", "name", "state")
+        )
     for s in summaries:
         sw = s.sweep
-        failed = s.counts.get(TrialState.FAILED, 0) + s.counts.get(TrialState.TIMED_OUT, 0)
-        done = s.counts.get(TrialState.COMPLETED, 0)
         budget = f"/{sw.budget}" if sw.budget else ""
-        table.add_row(
+        cells = [
             str(sw.id),
             sw.name,
             sw.state.value,
             sw.strategy,
-            f"{sw.metric} ({sw.goal.value[:3]})",
+            sw.metric,
+            sw.goal.value[:3],
             fmt_value(s.best_value),
-            f"{done}{budget}",
-            str(failed) if failed else "",
-            fmt_time(sw.created_at),
-        )
+            f"{s.counts.get(TrialState.COMPLETED, 0)}{budget}",
+        ]
+        if show_failed:
+            cells.append(str(failed(s) or ""))
+        table.add_row(*cells, fmt_time(sw.created_at, seconds=False))
     return table
 
 

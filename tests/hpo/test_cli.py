@@ -223,3 +223,47 @@ def test_ctrl_c_marks_running_trials_interrupted(tmp_path: Path) -> None:
     assert by_state == [(0, "completed"), (1, "completed"), (2, "interrupted"), (3, "interrupted")]
     ls = json.loads(hpo("ls", "--format", "json", cwd=tmp_path).stdout)
     assert ls[0]["state"] == "interrupted"
+
+
+def test_failing_trials_are_recorded_with_reasons_and_the_sweep_finishes(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text(
+        textwrap.dedent(
+            """
+            import os, signal, time
+            def f(mode):
+                if mode == "raise":
+                    raise RuntimeError("broken on purpose")
+                if mode == "nan":
+                    return float("nan")
+                if mode == "text":
+                    return "not a number"
+                if mode == "exit":
+                    os._exit(3)
+                if mode == "segv":
+                    os.kill(os.getpid(), signal.SIGSEGV)
+                if mode == "hang":
+                    time.sleep(60)
+                return 1.0
+            """
+        )
+    )
+    (tmp_path / "sweep.yaml").write_text(
+        "objective: bad:f\nmetric: loss\nstrategy: grid\nworkers: 2\nexecutor: local\n"
+        "timeout: 2\nparameters:\n"
+        "  mode: {values: [ok, raise, nan, text, exit, segv, hang, fine]}\n"
+    )
+    run = hpo("sweep", "sweep.yaml", "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(hpo("report", "sweep", "--format", "json", cwd=tmp_path).stdout)
+    outcome = {r["params"]["mode"]: (r["status"], r["error"] or "") for r in rows}
+    assert outcome["ok"] == ("completed", "")
+    assert (
+        outcome["raise"][0] == "failed" and "RuntimeError: broken on purpose" in outcome["raise"][1]
+    )
+    assert outcome["nan"][0] == "failed" and "nan" in outcome["nan"][1]
+    assert outcome["text"][0] == "failed" and "str" in outcome["text"][1]
+    assert outcome["exit"] == ("failed", "worker process exited with status 3")
+    assert outcome["segv"][0] == "failed" and "SIGSEGV" in outcome["segv"][1]
+    assert outcome["hang"][0] == "timed_out" and "timeout" in outcome["hang"][1]
+    assert outcome["fine"] == ("completed", "")
+    assert len(rows) == 8
