@@ -151,7 +151,8 @@ def parse_config(
 
 
 def _config_error(exc: ValidationError, source: str, lines: dict[KeyPath, int]) -> ConfigError:
-    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the real one "missing": the unknown key is the useful report.
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     # Pydantic puts a model validator's own failures at the model's path; drop its tags.
     path: KeyPath = tuple(p for p in first["loc"] if p not in ("function-after", "function-before"))

@@ -119,3 +119,9 @@ def test_objective_needs_one_kind() -> None:
 def test_config_must_be_a_mapping(tmp_path: Path, text: str) -> None:
     err = error_of(tmp_path, text)
     assert "must be a mapping" in str(err)
+
+
+def test_misspelt_required_key_reports_the_misspelling(tmp_path: Path) -> None:
+    err = error_of(tmp_path, VALID.replace("parameters:", "paramters:"))
+    assert err.path == ("paramters",) and err.line == 6
+    assert "unknown key 'paramters' (did you mean 'parameters'?)" in str(err)
