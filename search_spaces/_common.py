@@ -160,6 +160,20 @@ def when_to_json(when: When) -> dict[str, list[Scalar]]:
     return {parent: list(values) for parent, values in when.items()}
 
 
+def range_to_json(p: Any) -> dict[str, Any]:
+    """The JSON form shared by the range types (Float, Int)."""
+    return {
+        "type": p.kind,
+        "name": p.name,
+        "low": p.low,
+        "high": p.high,
+        "log": p.log,
+        "step": p.step,
+        "grid_points": p.grid_points,
+        "when": {k: list(v) for k, v in p.when.items()},
+    }
+
+
 def check_bounds(name: str, low: float, high: float, log: bool) -> None:
     """low < high, and low > 0 on a log scale; errors point at the key to change."""
     if low > high:

@@ -20,6 +20,7 @@ from search_spaces._common import (
     dedupe,
     is_integral,
     normalise_when,
+    range_to_json,
 )
 from search_spaces._errors import SearchSpaceError
 
@@ -150,13 +151,4 @@ class Int:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able description; :func:`search_spaces.SearchSpace.from_json` reads it."""
-        return {
-            "type": self.kind,
-            "name": self.name,
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-            "grid_points": self.grid_points,
-            "when": {k: list(v) for k, v in self.when.items()},
-        }
+        return range_to_json(self)
