@@ -17,7 +17,7 @@ from hpo._engine import SweepPlan
 from hpo._errors import ConfigError, ObjectiveError, SearchSpaceError, StrategyError
 from hpo._objective import CallableObjective, CommandObjective, Objective
 from hpo._yaml import KeyPath, line_of
-from hpo.executors import make_executor
+from hpo.executors import Executor, make_executor
 from hpo.strategies import make_strategy
 from search_spaces import SearchSpace
 from trackers import capture_environment
@@ -63,7 +63,7 @@ def plan_from_config(
             line=line_of(lines, ()),
             path=("trials",),
         )
-    if cfg.timeout is not None and cfg.executor == "inline" and cfg.objective.function:
+    if cfg.timeout is not None and cfg.executor.type == "inline" and cfg.objective.function:
         warnings.warn(
             "timeout is not enforced for Python functions on the inline executor; "
             "use 'executor: local' to enforce it",
@@ -76,8 +76,8 @@ def plan_from_config(
         name=name or cfg.name or "sweep",
         strategy=strategy,
         objective=objective,
-        executor=make_executor(cfg.executor, workers=cfg.workers),
-        executor_name=cfg.executor,
+        executor=build_executor(cfg, source, lines),
+        executor_name=cfg.executor.type,
         metric=cfg.metric.name,
         goal=goal,
         trials=trials,
@@ -87,6 +87,15 @@ def plan_from_config(
         environment=capture_environment(cwd=base, argv=sys.argv) if environment else None,
         **plan_kwargs,
     )
+
+
+def build_executor(cfg: SweepConfig, source: str, lines: Mapping[KeyPath, int]) -> Executor:
+    try:
+        return make_executor(cfg.executor.type, workers=cfg.workers, options=cfg.executor.options)
+    except ValueError as exc:
+        raise ConfigError(
+            str(exc), source=source, line=line_of(dict(lines), ("executor",)), path=("executor",)
+        ) from None
 
 
 def build_objective(

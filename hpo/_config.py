@@ -89,6 +89,24 @@ class StrategyConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ExecutorConfig(BaseModel):
+    """``executor: local`` or ``executor: {type: local, ...options}``: options beside the type
+    go to the executor, which checks them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: ExecutorKind = "local"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"type": data} if isinstance(data, str) else data
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class SweepConfig(_Model):
     """A whole sweep, validated. Build one with :func:`load_config` or :func:`parse_config`."""
 
@@ -100,11 +118,20 @@ class SweepConfig(_Model):
     strategy: StrategyConfig = StrategyConfig(name="random")
     trials: PositiveInt | None = None
     workers: PositiveInt = 1
-    executor: ExecutorKind = "local"
+    executor: ExecutorConfig = ExecutorConfig(type="local")
     timeout: PositiveFloat | None = None
     seed: int | None = None
     store: str | None = None
     tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _inline_runs_one(self) -> SweepConfig:
+        if self.executor.type == "inline" and self.workers != 1:
+            raise ValueError(
+                f"the inline executor runs one trial at a time, but workers is {self.workers}: "
+                "use 'executor: local' for parallel trials"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +146,7 @@ class SweepConfig(_Model):
 
 _KNOWN_KEYS: dict[KeyPath, list[str]] = {
     (): [*SweepConfig.model_fields, "method"],
+    ("executor",): ["type"],
     ("metric",): list(MetricConfig.model_fields),
     ("objective",): list(ObjectiveConfig.model_fields),
 }
@@ -188,6 +216,7 @@ def locate(
 
 __all__ = [
     "ConfigError",
+    "ExecutorConfig",
     "ExecutorKind",
     "MetricConfig",
     "ObjectiveConfig",

@@ -7,6 +7,7 @@ importing them here eagerly would make that a cycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from hpo.executors._base import Event, Executor, Finished, Report, TrialTask
@@ -30,9 +31,17 @@ __all__ = [
 ExecutorKind = Literal["inline", "local"]
 
 
-def make_executor(kind: ExecutorKind, *, workers: int = 1) -> Executor:
+def make_executor(
+    kind: ExecutorKind, *, workers: int = 1, options: Mapping[str, Any] | None = None
+) -> Executor:
     """The executor named ``kind``: ``inline`` (one trial at a time, in this process) or
-    ``local`` (``workers`` worker processes)."""
+    ``local`` (``workers`` worker processes). ``options`` are the executor's own settings
+    from the config (``executor: {type: ..., **options}``); a ValueError names any it does
+    not take."""
+    if options:
+        raise ValueError(
+            f"executor {kind!r} takes no options, but got: {', '.join(sorted(options))}"
+        )
     if kind == "inline":
         if workers != 1:
             raise ValueError(

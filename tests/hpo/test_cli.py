@@ -267,3 +267,16 @@ def test_failing_trials_are_recorded_with_reasons_and_the_sweep_finishes(tmp_pat
     assert outcome["hang"][0] == "timed_out" and "timeout" in outcome["hang"][1]
     assert outcome["fine"] == ("completed", "")
     assert len(rows) == 8
+
+
+def test_unknown_executor_option_is_located(tmp_path: Path) -> None:
+    (tmp_path / "obj.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "sweep.yaml").write_text(
+        BASE.replace("executor: inline", "executor: {type: local, adress: x}")
+    )
+    run = hpo("sweep", "sweep.yaml", cwd=tmp_path)
+    assert run.returncode == 2
+    assert (
+        "sweep.yaml:6: executor: executor 'local' takes no options, but got: adress" in run.stderr
+    )
+    assert not (tmp_path / "hpo.db").exists()

@@ -43,7 +43,8 @@ def test_valid_config_and_line_map(tmp_path: Path) -> None:
     assert cfg.objective.function == "objective:f"
     assert cfg.metric.goal is Goal.MINIMIZE
     assert cfg.strategy.name == "random"
-    assert cfg.executor == "local" and cfg.workers == 1
+    assert cfg.executor.type == "local" and cfg.workers == 1
+    assert cfg.executor.options == {}
     assert lines[("parameters", "opt")] == 8
 
 
@@ -125,3 +126,17 @@ def test_misspelt_required_key_reports_the_misspelling(tmp_path: Path) -> None:
     err = error_of(tmp_path, VALID.replace("parameters:", "paramters:"))
     assert err.path == ("paramters",) and err.line == 6
     assert "unknown key 'paramters' (did you mean 'parameters'?)" in str(err)
+
+
+def test_executor_forms_and_inline_with_workers(tmp_path: Path) -> None:
+    cfg = parse_config(
+        {
+            "objective": "m:f",
+            "metric": "loss",
+            "parameters": {},
+            "executor": {"type": "local", "start_method": "spawn"},
+        }
+    )
+    assert cfg.executor.type == "local" and cfg.executor.options == {"start_method": "spawn"}
+    err = error_of(tmp_path, VALID + "executor: inline\nworkers: 2\n")
+    assert "inline executor runs one trial at a time, but workers is 2" in str(err)
