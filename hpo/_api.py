@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -134,6 +135,8 @@ def sweep(
     """
     search_space = as_space(space)
     goal = Goal(goal)
+    # Draw the seed here when none is given, so the recorded seed reproduces the search.
+    seed = seed if seed is not None else secrets.randbits(31)
     strat = (
         strategy
         if isinstance(strategy, Strategy)
@@ -174,7 +177,7 @@ def sweep(
             },
             source=None,
             environment=capture_environment(cwd=Path.cwd(), argv=sys.argv) if track else None,
-            **({"seed": seed} if seed is not None else {}),
+            seed=seed,
         )
         bar = None
         if progress:

@@ -6,11 +6,11 @@ a bad config fails with a located message and nothing is written to the store.
 
 from __future__ import annotations
 
+import secrets
 import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from hpo._config import SweepConfig, locate
 from hpo._engine import SweepPlan
@@ -42,7 +42,8 @@ def plan_from_config(
     except SearchSpaceError as exc:
         raise locate(exc, ("parameters",), source, lines) from None
     goal = cfg.metric.goal
-    seed = cfg.seed
+    # Draw the seed here when none is given, so the recorded seed reproduces the search.
+    seed = cfg.seed if cfg.seed is not None else secrets.randbits(31)
     try:
         strategy = make_strategy(
             cfg.strategy.name, space, goal=goal, seed=seed, options=cfg.strategy.options
@@ -69,9 +70,6 @@ def plan_from_config(
             "use 'executor: local' to enforce it",
             stacklevel=2,
         )
-    plan_kwargs: dict[str, Any] = {}
-    if seed is not None:
-        plan_kwargs["seed"] = seed
     return SweepPlan(
         name=name or cfg.name or "sweep",
         strategy=strategy,
@@ -85,7 +83,7 @@ def plan_from_config(
         config=cfg.model_dump(mode="json", exclude_none=True),
         source=source,
         environment=capture_environment(cwd=base, argv=sys.argv) if environment else None,
-        **plan_kwargs,
+        seed=seed,
     )
 
 

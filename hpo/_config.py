@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -24,9 +24,8 @@ from pydantic import (
 
 from hpo._errors import ConfigError, HPOError, ObjectiveError, SearchSpaceError, StrategyError
 from hpo._yaml import KeyPath, line_of, load_yaml
+from hpo.executors import ExecutorKind
 from trackers._states import Goal
-
-ExecutorKind = Literal["inline", "local"]
 
 
 class _Model(BaseModel):

@@ -8,7 +8,6 @@ trial, and nothing runs that the store does not know of.
 from __future__ import annotations
 
 import math
-import secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -56,7 +55,7 @@ class SweepPlan:
     metric: str
     goal: Goal
     trials: int | None  # None: until the strategy is done
-    seed: int = field(default_factory=lambda: secrets.randbits(31))
+    seed: int  # the strategy's seed too: the recorded seed reproduces the whole search
     timeout: float | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
     executor_name: str = "inline"

@@ -12,16 +12,17 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.console import Console
 from rich.text import Text
 
 from hpo._build import plan_from_config
-from hpo._config import load_config
+from hpo._config import load_config, parse_config
 from hpo._engine import Engine
 from hpo._errors import HPOError, StoreError
+from hpo.executors import ExecutorKind
 from hpo.reports._progress import RichProgress
 from hpo.reports._tables import (
     dumps,
@@ -83,7 +84,8 @@ def cli() -> None:
 @click.argument("config", type=click.Path(path_type=Path))
 @STORE_OPTION
 @click.option("--workers", type=click.IntRange(min=1), help="Trials run at once.")
-@click.option("--executor", type=click.Choice(["inline", "local"]), help="Where trials run.")
+@click.option("--executor", type=click.Choice(get_args(ExecutorKind)), help="Where trials run.")
+@click.option("--address", help="Ray cluster address for --executor ray (e.g. auto, HOST:PORT).")
 @click.option("--trials", type=click.IntRange(min=1), help="How many trials to run.")
 @click.option("--seed", type=int, help="Seed for a repeatable search.")
 @click.option("--name", help="The sweep's name in the store (default: config name or file).")
@@ -94,6 +96,7 @@ def sweep(
     store: str | None,
     workers: int | None,
     executor: str | None,
+    address: str | None,
     trials: int | None,
     seed: int | None,
     name: str | None,
@@ -102,18 +105,24 @@ def sweep(
 ) -> int:
     """Run the sweep described by CONFIG (a YAML file)."""
     cfg, lines = load_config(config)
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v
-        for k, v in {
-            "workers": workers,
-            "executor": executor,
-            "trials": trials,
-            "seed": seed,
-        }.items()
+        for k, v in {"workers": workers, "trials": trials, "seed": seed}.items()
         if v is not None
     }
+    if executor is not None or address is not None:
+        # Options from the file stay unless the executor type changes.
+        current = cfg.executor.model_dump()
+        if executor is not None and executor != current["type"]:
+            current = {"type": executor}
+        if address is not None:
+            current["address"] = address
+        overrides["executor"] = current
     if overrides:
-        cfg = cfg.model_validate({**cfg.model_dump(), **overrides})
+        cfg = parse_config(
+            {**cfg.model_dump(exclude_unset=True), **overrides},
+            source=f"{config} with command-line options",
+        )
     # Build (and so validate) everything before the store is touched: bad input writes nothing.
     plan = plan_from_config(cfg, source=str(config), lines=lines, base_dir=config.parent)
     with Store(store or cfg.store) as st:

@@ -28,7 +28,7 @@ __all__ = [
     "make_executor",
 ]
 
-ExecutorKind = Literal["inline", "local"]
+ExecutorKind = Literal["inline", "local", "ray"]
 
 
 def make_executor(
@@ -42,6 +42,8 @@ def make_executor(
         raise ValueError(
             f"executor {kind!r} takes no options, but got: {', '.join(sorted(options))}"
         )
+    if kind == "ray":
+        raise ValueError("the ray executor is not available yet: use 'local' or 'inline'")
     if kind == "inline":
         if workers != 1:
             raise ValueError(
