@@ -157,8 +157,10 @@ def test_lambda_and_closure_objectives() -> None:
 def test_make_executor_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="one trial at a time"):
         make_executor("inline", workers=2)
-    with pytest.raises(ValueError, match="unknown executor 'ray'"):
-        make_executor("ray")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown executor 'gpu'"):
+        make_executor("gpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="takes no options, but got: adress"):
+        make_executor("local", workers=1, options={"adress": "x"})
     with pytest.raises(ValueError, match="positive int"):
         make_executor("local", workers=0)
 
