@@ -84,6 +84,8 @@ def plan_from_config(
         source=source,
         environment=capture_environment(cwd=base, argv=sys.argv) if environment else None,
         seed=seed,
+        retries=cfg.retries,
+        rerun_interrupted=cfg.rerun_interrupted,
     )
 
 

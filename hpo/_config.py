@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     ValidationError,
@@ -119,6 +120,8 @@ class SweepConfig(_Model):
     workers: PositiveInt = 1
     executor: ExecutorConfig = ExecutorConfig(type="local")
     timeout: PositiveFloat | None = None
+    retries: NonNegativeInt = 0
+    rerun_interrupted: bool = True
     seed: int | None = None
     store: str | None = None
     tags: list[str] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,9 +18,12 @@ from typing import Any, Protocol
 from hpo._errors import StrategyError
 from hpo._objective import Objective
 from hpo._result import SweepResult
+from hpo._resume import RETRYABLE, Rerun, rebuild
 from hpo.executors._base import Executor, Finished, Report, TrialTask
+from hpo.reports._rank import best
 from hpo.strategies._base import Observation, Strategy
 from trackers import Store, SweepState, TrialRecord, TrialState, WriteBatch
+from trackers._drivers import HEARTBEAT_INTERVAL, this_driver
 from trackers._states import EventKind, Goal
 
 _MASK64 = (1 << 64) - 1
@@ -37,7 +41,7 @@ def trial_seed(sweep_seed: int, number: int) -> int:
 class Progress(Protocol):
     """What the engine tells a progress display (the CLI's rich bar, or nothing)."""
 
-    def start(self, total: int | None) -> None: ...
+    def start(self, total: int | None, done: int = 0) -> None: ...
 
     def trial_finished(self, trial: TrialRecord, best: TrialRecord | None) -> None: ...
 
@@ -61,6 +65,8 @@ class SweepPlan:
     executor_name: str = "inline"
     source: str | None = None
     environment: Mapping[str, Any] | None = None
+    retries: int = 0  # reruns of a failed or timed-out trial before it counts as failed
+    rerun_interrupted: bool = True  # on resume, rerun trials a dead driver left running
 
 
 class Engine:
@@ -72,11 +78,14 @@ class Engine:
         store: Store | None = None,
         progress: Progress | None = None,
         on_trial: Callable[[TrialRecord], None] | None = None,
+        resume: int | None = None,
     ) -> None:
+        """``resume``: the id of a recorded sweep to continue (needs ``store``)."""
         self.plan = plan
         self.store = store
         self.progress = progress
         self.on_trial = on_trial
+        self.resume = resume
         self.sweep_id: int | None = None
         self._batch: WriteBatch | None = None
         self._env_id: int | None = None
@@ -86,6 +95,12 @@ class Engine:
         self._results: list[TrialRecord] = []
         self._best: TrialRecord | None = None
         self._next = 0
+        self._counted = 0  # launched trials that count against the budget
+        self._attempts: dict[int, int] = {}
+        self._rerun_of: dict[int, int | None] = {}
+        self._reruns: deque[Rerun] = deque()
+        self._driver = this_driver()
+        self._beat = time.monotonic()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -97,7 +112,7 @@ class Engine:
         state = SweepState.COMPLETED
         try:
             if self.progress is not None:
-                self.progress.start(plan.trials)
+                self.progress.start(plan.trials, self._counted)
             plan.executor.start(plan.objective)
             self._loop()
         except KeyboardInterrupt:
@@ -124,52 +139,68 @@ class Engine:
         )
 
     def _loop(self) -> None:
-        plan, executor, strategy = self.plan, self.plan.executor, self.plan.strategy
-        budget = plan.trials
+        executor, strategy, budget = self.plan.executor, self.plan.strategy, self.plan.trials
         submit: list[TrialTask] = []
         while True:
-            while executor.free_slots() > len(submit) and (budget is None or self._next < budget):
-                suggestion = strategy.ask()
-                if suggestion is None:
+            while executor.free_slots() > len(submit) and (
+                budget is None or self._counted < budget
+            ):
+                task = self._next_task()
+                if task is None:
                     break
-                number = self._next
-                self._next += 1
-                task = TrialTask(
-                    number=number,
-                    params=suggestion.params,
-                    seed=trial_seed(plan.seed, number),
-                    budget=suggestion.budget,
-                    timeout=plan.timeout,
-                )
-                self._live[number] = task
-                self._started[number] = time.time()
-                if self._batch is not None:
-                    self._batch.trial_started(
-                        number,
-                        task.params,
-                        seed=task.seed,
-                        budget=task.budget,
-                        host=self._host,
-                        environment_id=self._env_id,
-                        at=self._started[number],
-                    )
                 submit.append(task)
             self._flush()  # the store knows of a trial before it runs
             for task in submit:
                 executor.submit(task)
             submit.clear()
             if executor.running() == 0:
-                if budget is not None and self._next < budget and not strategy.done:
+                if (budget is None or self._counted < budget) and not strategy.done:
                     raise StrategyError(
                         f"strategy {type(strategy).__name__} suggested nothing while no trial "
                         "was running: the sweep cannot go on"
                     )
                 return
-            for event in executor.poll(None):
+            # A bounded wait, so the heartbeat goes on while long trials run.
+            for event in executor.poll(HEARTBEAT_INTERVAL):
                 if type(event) is Finished:
                     self._finished(event)
                 else:
                     self._reported(event)
+
+    def _next_task(self) -> TrialTask | None:
+        """The next trial: a rerun owed, else the strategy's next suggestion."""
+        number = self._next
+        rerun_of: int | None = None
+        if self._reruns:
+            rerun = self._reruns.popleft()
+            params, seed, budget, rerun_of = rerun.params, rerun.seed, rerun.budget, rerun.of
+        else:
+            suggestion = self.plan.strategy.ask()
+            if suggestion is None:
+                return None
+            params, budget = suggestion.params, suggestion.budget
+            seed = trial_seed(self.plan.seed, number)
+        self._next += 1
+        self._counted += 1
+        self._attempts[number] = 1 if rerun_of is None else self._attempts.get(rerun_of, 1) + 1
+        self._rerun_of[number] = rerun_of
+        task = TrialTask(
+            number=number, params=params, seed=seed, budget=budget, timeout=self.plan.timeout
+        )
+        self._live[number] = task
+        self._started[number] = now = time.time()
+        if self._batch is not None:
+            self._batch.trial_started(
+                number,
+                params,
+                seed=seed,
+                budget=budget,
+                host=self._host,
+                environment_id=self._env_id,
+                rerun_of=rerun_of,
+                at=now,
+            )
+        return task
 
     def _reported(self, event: Report) -> None:
         if self._batch is not None:
@@ -180,6 +211,7 @@ class Engine:
         plan = self.plan
         task = self._live.pop(event.number)
         self._started.pop(event.number, None)
+        rerun_of = self._rerun_of.pop(event.number, None)
         value = event.metrics.get(plan.metric) if event.state is TrialState.COMPLETED else None
         if value is not None and not math.isfinite(value):
             value = None
@@ -201,8 +233,14 @@ class Engine:
             duration=max(0.0, event.ended_at - event.started_at),
             error=event.error,
             traceback=event.traceback,
+            rerun_of=rerun_of,
         )
         self._results.append(record)
+        if event.state in RETRYABLE and self._attempts[event.number] <= plan.retries:
+            self._reruns.append(Rerun(event.number, dict(task.params), task.seed, task.budget))
+            self._counted -= 1  # the retry takes this trial's place in the budget
+        elif event.state is TrialState.INTERRUPTED:
+            self._counted -= 1
         if value is not None and (
             self._best is None or plan.goal.better(value, self._best.value)  # type: ignore[arg-type]
         ):
@@ -237,9 +275,14 @@ class Engine:
     def _open(self) -> None:
         plan, store = self.plan, self.store
         if store is None:
+            if self.resume is not None:
+                raise ValueError("resuming a sweep needs its store")
             return
         if plan.environment is not None:
             self._env_id = store.add_environment(plan.environment)
+        if self.resume is not None:
+            self._reopen(store, self.resume)
+            return
         self.sweep_id = store.create_sweep(
             name=plan.name,
             metric=plan.metric,
@@ -254,13 +297,45 @@ class Engine:
             seed=plan.seed,
             source=plan.source,
             environment_id=self._env_id,
+            driver=self._driver,
         )
         self._batch = WriteBatch(self.sweep_id)
         self._batch.event(EventKind.SWEEP_STARTED, data={"host": self._host})
 
+    def _reopen(self, store: Store, sweep_id: int) -> None:
+        """Continue a recorded sweep: claim it, settle what a dead driver left running, and
+        rebuild the search from the trials in the store."""
+        plan = self.plan
+        store.claim_sweep(sweep_id, budget=plan.trials)
+        store.interrupt_orphans(
+            sweep_id, "the driver stopped (crashed or was killed) while this trial ran"
+        )
+        history = store.trials(sweep_id)
+        rebuilt = rebuild(
+            history,
+            plan.strategy,
+            retries=plan.retries,
+            rerun_interrupted=plan.rerun_interrupted,
+        )
+        self.sweep_id = sweep_id
+        self._next = rebuilt.next_number
+        self._counted = rebuilt.counted
+        self._attempts = rebuilt.attempts
+        self._reruns = deque(rebuilt.reruns)
+        self._results = list(history)
+        self._best = best(history, plan.goal)
+        self._batch = WriteBatch(sweep_id)
+
     def _flush(self) -> None:
-        if self._batch is not None and self._batch:
-            self.store.write(self._batch)  # type: ignore[union-attr]
+        batch = self._batch
+        if batch is None:
+            return
+        now = time.monotonic()
+        if now - self._beat >= HEARTBEAT_INTERVAL:
+            batch.heartbeat = (self._driver, time.time())
+            self._beat = now
+        if batch:
+            self.store.write(batch)  # type: ignore[union-attr]
 
     def _interrupt(self) -> None:
         """Stop every running trial and record it as interrupted (not its fault: a resumed

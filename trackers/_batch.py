@@ -28,15 +28,20 @@ class WriteBatch:
     finished: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[tuple[int, str, int | None, float, float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: (driver, time) to record as the sweep's heartbeat in this batch's transaction
+    heartbeat: tuple[str, float] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.new_trials or self.finished or self.metrics or self.events)
+        return bool(
+            self.new_trials or self.finished or self.metrics or self.events or self.heartbeat
+        )
 
     def clear(self) -> None:
         self.new_trials.clear()
         self.finished.clear()
         self.metrics.clear()
         self.events.clear()
+        self.heartbeat = None
 
     def trial_started(
         self,
@@ -48,6 +53,7 @@ class WriteBatch:
         host: str | None = None,
         environment_id: int | None = None,
         state: TrialState = TrialState.RUNNING,
+        rerun_of: int | None = None,
         at: float | None = None,
     ) -> None:
         t = time.time() if at is None else at
@@ -63,9 +69,11 @@ class WriteBatch:
                 "environment_id": environment_id,
                 "queued_at": t,
                 "started_at": t if state is TrialState.RUNNING else None,
+                "rerun_of": rerun_of,
             }
         )
-        self.event(EventKind.TRIAL_STARTED, number, at=t)
+        data = None if rerun_of is None else {"rerun_of": rerun_of}
+        self.event(EventKind.TRIAL_STARTED, number, data, at=t)
 
     def trial_finished(
         self,

@@ -49,6 +49,12 @@ class StoreReads:
             )
         return SweepRecord.from_row(row)
 
+    def find_sweep(self, name: str) -> SweepRecord | None:
+        """The sweep named ``name``, or None."""
+        with self.session() as conn:
+            row = conn.execute(select(s.sweeps).where(s.sweeps.c.name == name)).first()
+        return None if row is None else SweepRecord.from_row(row)
+
     def list_sweeps(self) -> list[SweepSummary]:
         """Every sweep, newest first, with trial counts per state and the best value."""
         t = s.trials

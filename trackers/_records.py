@@ -29,6 +29,8 @@ class SweepRecord:
     environment_id: int | None
     created_at: float
     updated_at: float
+    heartbeat_at: float | None = None
+    driver: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> SweepRecord:
@@ -51,6 +53,8 @@ class SweepRecord:
             environment_id=m["environment_id"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
+            heartbeat_at=m["heartbeat_at"],
+            driver=m["driver"],
         )
 
 
@@ -88,6 +92,7 @@ class TrialRecord:
     duration: float | None
     error: str | None
     traceback: str | None = field(default=None, repr=False)
+    rerun_of: int | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> TrialRecord:
@@ -110,6 +115,7 @@ class TrialRecord:
             duration=m["duration"],
             error=m["error"],
             traceback=m["traceback"],
+            rerun_of=m["rerun_of"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +135,7 @@ class TrialRecord:
             "ended_at": self.ended_at,
             "duration": self.duration,
             "error": self.error,
+            "rerun_of": self.rerun_of,
         }
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 #: Bumped whenever a table changes; a store of another version is upgraded or refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -63,6 +63,9 @@ sweeps = Table(
     Column("environment_id", Integer, ForeignKey("environments.id")),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The live driver proves it is alive by moving heartbeat_at; "host:pid" says who it is.
+    Column("heartbeat_at", Float),
+    Column("driver", String(255)),
 )
 
 trials = Table(
@@ -86,6 +89,9 @@ trials = Table(
     Column("duration", Float),
     Column("error", Text),
     Column("traceback", Text),
+    # A rerun (of an interrupted trial on resume, or a retry of a failed one) names the
+    # number of the trial it repeats, with the same params and seed.
+    Column("rerun_of", Integer),
     UniqueConstraint("sweep_id", "number", name="uq_trials_sweep_number"),
     # Ranking a sweep's completed trials by value is the hottest read: serve it by index.
     Index("ix_trials_sweep_state_value", "sweep_id", "state", "value"),

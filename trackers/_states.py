@@ -59,6 +59,7 @@ class EventKind(str, enum.Enum):
 
     SWEEP_CREATED = "sweep_created"
     SWEEP_STARTED = "sweep_started"
+    SWEEP_RESUMED = "sweep_resumed"
     SWEEP_FINISHED = "sweep_finished"
     TRIAL_STARTED = "trial_started"
     TRIAL_FINISHED = "trial_finished"

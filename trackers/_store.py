@@ -13,17 +13,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from trackers import _codec
 from trackers import _schema as s
 from trackers._batch import WriteBatch
 from trackers._connect import WRITE_OPTION, make_engine, resolve_url
+from trackers._drivers import driver_alive, this_driver
 from trackers._environment import environment_hash
 from trackers._errors import StoreError
+from trackers._migrate import ensure_schema
 from trackers._reads import StoreReads
-from trackers._states import EventKind, Goal, SweepState
+from trackers._states import EventKind, Goal, SweepState, TrialState
 
 _FINISH = (
     update(s.trials)
@@ -82,19 +84,7 @@ class Store(StoreReads):
 
     def _init_schema(self) -> None:
         with self.session(write=True) as conn:
-            s.metadata.create_all(conn, checkfirst=True)
-            found = conn.execute(
-                select(s.meta.c.value).where(s.meta.c.key == "schema_version")
-            ).scalar_one_or_none()
-            if found is None:
-                conn.execute(
-                    insert(s.meta).values(key="schema_version", value=str(s.SCHEMA_VERSION))
-                )
-            elif int(found) != s.SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.url} has schema version {found}, this hpo reads version "
-                    f"{s.SCHEMA_VERSION}: upgrade hpo, or use another store"
-                )
+            ensure_schema(conn, self.url)
 
     # --- writes -------------------------------------------------------------------------
 
@@ -146,8 +136,10 @@ class Store(StoreReads):
         seed: int | None = None,
         source: str | None = None,
         environment_id: int | None = None,
+        driver: str | None = None,
     ) -> int:
-        """Record a new sweep (state RUNNING); returns its id. Names are unique."""
+        """Record a new sweep (state RUNNING, claimed by ``driver``); returns its id. Names are
+        unique."""
         now = time.time()
         row = {
             "name": name,
@@ -166,6 +158,8 @@ class Store(StoreReads):
             "environment_id": environment_id,
             "created_at": now,
             "updated_at": now,
+            "heartbeat_at": now,
+            "driver": driver or this_driver(),
         }
         try:
             with self.session(write=True) as conn:
@@ -202,6 +196,82 @@ class Store(StoreReads):
                     data=_codec.dumps({"state": state.value}),
                 )
             )
+
+    def claim_sweep(self, sweep_id: int, *, budget: int | None = None) -> None:
+        """Take over a sweep to resume it: refused while its driver is alive. The claim is
+        atomic: of two processes claiming at once, one gets a StoreError."""
+        sw = self.get_sweep(sweep_id)
+        now = time.time()
+        if sw.state is SweepState.RUNNING and driver_alive(sw.driver, sw.heartbeat_at, now):
+            raise StoreError(
+                f"sweep {sw.name!r} is being run by driver {sw.driver} (heartbeat "
+                f"{now - (sw.heartbeat_at or now):.0f} s ago): stop it before resuming, or "
+                "start a new sweep with --new"
+            )
+        t = s.sweeps.c
+        values: dict[str, Any] = {
+            "state": SweepState.RUNNING.value,
+            "driver": this_driver(),
+            "heartbeat_at": now,
+            "updated_at": now,
+        }
+        if budget is not None:
+            values["budget"] = budget
+        with self.session(write=True) as conn:
+            # Optimistic: only if nobody claimed it since we read it.
+            unchanged = (t.driver == sw.driver) if sw.driver is not None else t.driver.is_(None)
+            claimed = conn.execute(
+                update(s.sweeps).where(t.id == sweep_id, unchanged).values(**values)
+            ).rowcount
+            if claimed != 1:
+                raise StoreError(f"sweep {sw.name!r} was claimed by another driver just now")
+            conn.execute(
+                insert(s.events).values(
+                    sweep_id=sweep_id,
+                    time=now,
+                    kind=EventKind.SWEEP_RESUMED.value,
+                    data=_codec.dumps({"driver": values["driver"], "previous": sw.driver}),
+                )
+            )
+
+    def interrupt_orphans(self, sweep_id: int, reason: str) -> list[int]:
+        """Mark the trials a dead driver left queued or running as interrupted; returns their
+        numbers."""
+        t = s.trials.c
+        now = time.time()
+        open_states = [TrialState.QUEUED.value, TrialState.RUNNING.value]
+        with self.session(write=True) as conn:
+            numbers = list(
+                conn.execute(
+                    select(t.number).where(t.sweep_id == sweep_id, t.state.in_(open_states))
+                ).scalars()
+            )
+            if not numbers:
+                return []
+            conn.execute(
+                update(s.trials)
+                .where(t.sweep_id == sweep_id, t.state.in_(open_states))
+                .values(
+                    state=TrialState.INTERRUPTED.value,
+                    error=reason,
+                    ended_at=now,
+                    duration=now - func.coalesce(t.started_at, now),
+                )
+            )
+            conn.execute(
+                insert(s.events),
+                [
+                    {
+                        "sweep_id": sweep_id,
+                        "trial_number": n,
+                        "time": now,
+                        "kind": EventKind.TRIAL_FINISHED.value,
+                        "data": _codec.dumps({"state": TrialState.INTERRUPTED.value}),
+                    }
+                    for n in numbers
+                ],
+            )
+        return numbers
 
     def write(self, batch: WriteBatch) -> None:
         """Write ``batch`` in one transaction and fill ``batch.trial_ids`` for its new trials.
@@ -252,6 +322,13 @@ class Store(StoreReads):
                 )
             if batch.events:
                 conn.execute(insert(s.events), batch.events)
+            if batch.heartbeat is not None:
+                driver, at = batch.heartbeat
+                conn.execute(
+                    update(s.sweeps)
+                    .where(s.sweeps.c.id == batch.sweep_id)
+                    .values(heartbeat_at=at, driver=driver)
+                )
         batch.clear()
 
 

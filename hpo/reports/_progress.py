@@ -36,8 +36,8 @@ class RichProgress:
         )
         self._task = self._progress.add_task(name, total=None, status="", start=False)
 
-    def start(self, total: int | None) -> None:
-        self._progress.update(self._task, total=total)
+    def start(self, total: int | None, done: int = 0) -> None:
+        self._progress.update(self._task, total=total, completed=done)
         self._progress.start_task(self._task)
         self._progress.start()
 

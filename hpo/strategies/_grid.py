@@ -10,7 +10,7 @@ import numpy as np
 from hpo._errors import StrategyError
 from hpo.strategies._base import Observation, Strategy, Suggestion
 from search_spaces import SearchSpace, as_space
-from trackers._states import Goal, TrialState
+from trackers._states import Goal
 
 #: Larger grids are refused: enumerating them would take longer than any sweep could run.
 MAX_GRID_POINTS = 10_000_000
@@ -97,17 +97,14 @@ class GridStrategy(Strategy):
         return self._peek() is None
 
     def restore(self, history: Sequence[Observation]) -> None:
-        """Start over, skipping every point the history has already run.
+        """Start over, skipping every point the history has already suggested.
 
-        Points whose trial was INTERRUPTED, or never got further than QUEUED or RUNNING, are
-        run again: the driver stopped, not the trial. Matching is by params, so it does not
-        depend on the order the points were run in, and costs one set lookup per point.
+        Interrupted trials are not suggested again here: the engine reruns them itself (same
+        params, same seed, linked to the original) when the sweep resumes. Matching is by
+        params, so it does not depend on the order the points were run in, and costs one set
+        lookup per point.
         """
-        self._skip = {
-            _params_key(o.params)
-            for o in history
-            if o.state.is_finished and o.state is not TrialState.INTERRUPTED
-        }
+        self._skip = {_params_key(o.params) for o in history}
         self._points = self._iterate()
         self._next = None
         self._exhausted = False

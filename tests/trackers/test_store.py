@@ -81,12 +81,6 @@ def store(tmp_path: Path) -> Store:
         yield st
 
 
-def test_sqlite_file_is_wal_with_schema_version(store: Store, tmp_path: Path) -> None:
-    con = sqlite3.connect(tmp_path / "hpo.db")
-    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone() == ("1",)
-
-
 def test_trials_round_trip_with_non_finite_metrics(store: Store) -> None:
     sid = new_sweep(store)
     run_trials(store, sid, [3.0, None, 1.0])
@@ -178,17 +172,6 @@ def test_bad_locations_are_store_errors(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match=r"garbage\.db"):
         Store(garbage)
-
-
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "hpo.db"
-    Store(path).close()
-    con = sqlite3.connect(path)
-    con.execute("UPDATE hpo_meta SET value='99' WHERE key='schema_version'")
-    con.commit()
-    con.close()
-    with pytest.raises(StoreError, match="schema version 99"):
-        Store(path)
 
 
 def test_in_memory_store_is_shared_across_sessions() -> None:

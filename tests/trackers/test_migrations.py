@@ -1,0 +1,73 @@
+"""Schema versions: new stores, stores written by older schemas, and newer ones refused."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from trackers import SCHEMA_VERSION, Store, StoreError, TrialState
+
+STORES = Path(__file__).with_name("stores")
+
+
+def meta(path: Path) -> tuple[str, str, str]:
+    con = sqlite3.connect(path)
+    try:
+        version = con.execute("SELECT value FROM hpo_meta WHERE key='schema_version'").fetchone()
+        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        mode = con.execute("PRAGMA journal_mode").fetchone()
+    finally:
+        con.close()
+    return version[0], revision[0], mode[0]
+
+
+def test_new_store_is_stamped_at_the_current_version(tmp_path: Path) -> None:
+    Store(tmp_path / "hpo.db").close()
+    assert meta(tmp_path / "hpo.db") == (str(SCHEMA_VERSION), f"{SCHEMA_VERSION:04d}", "wal")
+
+
+@pytest.mark.parametrize("version", [1])
+def test_store_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.db"
+    shutil.copy(STORES / f"schema_v{version}.db", path)
+    with Store(path) as st:
+        sweep = st.get_sweep("v1-sweep")
+        trials = st.trials(sweep.id)
+        assert len(trials) == 12
+        assert {t.state for t in trials} == {TrialState.COMPLETED, TrialState.FAILED}
+        done = [t for t in trials if t.state is TrialState.COMPLETED]
+        assert all(math.isnan(t.metrics["aux"]) for t in done)
+        assert st.metric_series(done[0].id)["loss"][0].step == 0
+        assert st.get_environment(sweep.environment_id)["python"]["version"]
+        # the upgraded store takes writes of the new schema
+        assert st.available_name("v1-sweep") == "v1-sweep-2"
+    assert meta(path)[:2] == (str(SCHEMA_VERSION), f"{SCHEMA_VERSION:04d}")
+    with Store(path) as st:  # opening again changes nothing
+        assert len(st.trials(st.get_sweep("v1-sweep").id)) == 12
+
+
+def test_store_of_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "hpo.db"
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE alembic_version SET version_num='0099'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="newer than this hpo reads"):
+        Store(path)
+    assert meta(path)[1] == "0099"
+
+
+def test_foreign_tables_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE sweeps (id INTEGER PRIMARY KEY)")
+    con.execute("CREATE TABLE hpo_meta (key TEXT PRIMARY KEY, value TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="not written by hpo"):
+        Store(path)
