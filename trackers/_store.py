@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from trackers import _codec
@@ -25,6 +25,7 @@ from trackers._environment import environment_hash
 from trackers._errors import StoreError
 from trackers._migrate import ensure_schema
 from trackers._reads import StoreReads
+from trackers._retry import retried, retrying
 from trackers._states import EventKind, Goal, SweepState, TrialState
 
 _FINISH = (
@@ -50,11 +51,22 @@ class Store(StoreReads):
     """A tracking store at ``location``: a SQLAlchemy URL, a path to a SQLite file, or None
     for ``$HPO_STORE`` or ``./hpo.db``. Tables are created on first use."""
 
-    def __init__(self, location: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, location: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None
+    ) -> None:
+        """``busy_timeout``: seconds a SQLite writer waits for another's lock before the
+        attempt fails and is retried (default 30)."""
         url = resolve_url(location)
         self.url = url.render_as_string(hide_password=True)
         self._engine = make_engine(url)
-        self._init_schema()
+        if busy_timeout is not None and url.get_backend_name() == "sqlite":
+            ms = int(busy_timeout * 1000)
+
+            @event.listens_for(self._engine, "connect")
+            def _busy(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.execute(f"PRAGMA busy_timeout = {ms}")
+
+        retrying(self._init_schema)
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -88,6 +100,7 @@ class Store(StoreReads):
 
     # --- writes -------------------------------------------------------------------------
 
+    @retried
     def add_environment(self, snapshot: Mapping[str, Any]) -> int:
         """Store an environment snapshot once (deduplicated by content); returns its id."""
         digest = environment_hash(snapshot)
@@ -120,6 +133,7 @@ class Store(StoreReads):
             n += 1
         return f"{base}-{n}"
 
+    @retried
     def create_sweep(
         self,
         *,
@@ -179,6 +193,7 @@ class Store(StoreReads):
             raise
         return sweep_id
 
+    @retried
     def set_sweep_state(self, sweep_id: int, state: SweepState) -> None:
         now = time.time()
         kind = EventKind.SWEEP_STARTED if state is SweepState.RUNNING else EventKind.SWEEP_FINISHED
@@ -197,6 +212,7 @@ class Store(StoreReads):
                 )
             )
 
+    @retried
     def claim_sweep(self, sweep_id: int, *, budget: int | None = None) -> None:
         """Take over a sweep to resume it: refused while its driver is alive. The claim is
         atomic: of two processes claiming at once, one gets a StoreError."""
@@ -234,6 +250,7 @@ class Store(StoreReads):
                 )
             )
 
+    @retried
     def interrupt_orphans(self, sweep_id: int, reason: str) -> list[int]:
         """Mark the trials a dead driver left queued or running as interrupted; returns their
         numbers."""
@@ -275,10 +292,16 @@ class Store(StoreReads):
 
     def write(self, batch: WriteBatch) -> None:
         """Write ``batch`` in one transaction and fill ``batch.trial_ids`` for its new trials.
-        The batch is left as it was if the write fails, so it can be tried again."""
-        if not batch:
-            return
-        ids = batch.trial_ids
+        Transient failures are retried with backoff; if the write fails for good, the batch is
+        left as it was, so nothing in it is lost."""
+        if batch:
+            retrying(lambda: self._write_once(batch))
+
+    def _write_once(self, batch: WriteBatch) -> None:
+        # Ids of this batch's new trials are used inside the transaction, and kept only once
+        # it has committed (a retried batch inserts them again).
+        ids = dict(batch.trial_ids)
+        fresh: dict[int, int] = {}
         with self.session(write=True) as conn:
             if batch.new_trials:
                 rows = [dict(r, params=_codec.dumps(dict(r["params"]))) for r in batch.new_trials]
@@ -295,6 +318,7 @@ class Store(StoreReads):
                 ]
                 if param_rows:
                     conn.execute(insert(s.params), param_rows)
+                fresh = new_ids
                 ids.update(new_ids)
             if batch.metrics:
                 rows_m = []
@@ -329,6 +353,7 @@ class Store(StoreReads):
                     .where(s.sweeps.c.id == batch.sweep_id)
                     .values(heartbeat_at=at, driver=driver)
                 )
+        batch.trial_ids.update(fresh)
         batch.clear()
 
 
