@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
+from hpo._config import parse_memory
 from hpo._engine import Engine, SweepPlan
 from hpo._objective import CallableObjective
 from hpo._result import SweepResult
@@ -49,6 +50,8 @@ class ObjectiveFunction(Generic[R]):
         workers: int = 1,
         executor: Literal["inline", "local"] | Executor | None = None,
         timeout: float | None = None,
+        memory_limit: int | str | None = None,
+        retries: int = 0,
         seed: int | None = None,
         store: str | os.PathLike[str] | Store | None = None,
         track: bool = True,
@@ -67,6 +70,8 @@ class ObjectiveFunction(Generic[R]):
             workers=workers,
             executor=executor,
             timeout=timeout,
+            memory_limit=memory_limit,
+            retries=retries,
             seed=seed,
             store=store,
             track=track,
@@ -118,6 +123,8 @@ def sweep(
     workers: int = 1,
     executor: Literal["inline", "local"] | Executor | None = None,
     timeout: float | None = None,
+    memory_limit: int | str | None = None,
+    retries: int = 0,
     seed: int | None = None,
     store: str | os.PathLike[str] | Store | None = None,
     track: bool = True,
@@ -132,6 +139,8 @@ def sweep(
     processes: isolation and timeouts) for more. Trials are recorded in ``store`` (a URL, a
     SQLite path, a :class:`Store`; default ``$HPO_STORE`` or ``./hpo.db``) unless ``track``
     is False. ``seed`` makes the search repeatable; without one a seed is drawn and recorded.
+    ``timeout`` (seconds) and ``memory_limit`` (MB, or a string like ``"2GB"``) bound each
+    trial on the local executor; ``retries`` reruns a failed or timed-out trial that often.
     """
     search_space = as_space(space)
     goal = Goal(goal)
@@ -165,6 +174,8 @@ def sweep(
             goal=goal,
             trials=trials,
             timeout=timeout,
+            memory_limit=parse_memory(memory_limit),
+            retries=retries,
             config={
                 "objective": objective_.describe(),
                 "metric": {"name": metric, "goal": goal.value},

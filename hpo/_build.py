@@ -70,6 +70,11 @@ def plan_from_config(
             "use 'executor: local' to enforce it",
             stacklevel=2,
         )
+    if cfg.memory_limit is not None and cfg.executor.type != "local":
+        warnings.warn(
+            f"memory_limit is enforced by the local executor only, not {cfg.executor.type!r}",
+            stacklevel=2,
+        )
     return SweepPlan(
         name=name or cfg.name or "sweep",
         strategy=strategy,
@@ -84,6 +89,7 @@ def plan_from_config(
         source=source,
         environment=capture_environment(cwd=base, argv=sys.argv) if environment else None,
         seed=seed,
+        memory_limit=cfg.memory_limit,
         retries=cfg.retries,
         rerun_interrupted=cfg.rerun_interrupted,
     )

@@ -10,15 +10,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
+    ByteSize,
     ConfigDict,
     Field,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -27,6 +30,29 @@ from hpo._errors import ConfigError, HPOError, ObjectiveError, SearchSpaceError,
 from hpo._yaml import KeyPath, line_of, load_yaml
 from hpo.executors import ExecutorKind
 from trackers._states import Goal
+
+
+def parse_memory(value: Any) -> int | None:
+    """``512`` (megabytes), ``"512MB"``, ``"2GiB"``, ``"1.5GB"`` -> bytes."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"a memory size is a number of MB or a string like '2GB', not {value!r}")
+    if isinstance(value, (int, float)):
+        nbytes = int(value * 2**20)
+    else:
+        try:
+            nbytes = int(TypeAdapter(ByteSize).validate_python(str(value).replace(" ", "")))
+        except ValidationError:
+            raise ValueError(
+                f"cannot read {value!r} as a memory size: write e.g. 512MB, 2GB or 1.5GiB"
+            ) from None
+    if nbytes < 2**20:
+        raise ValueError(f"memory limit {value!r} is under 1 MB: give e.g. 512MB")
+    return nbytes
+
+
+MemorySize = Annotated[int | None, BeforeValidator(parse_memory)]
 
 
 class _Model(BaseModel):
@@ -120,6 +146,7 @@ class SweepConfig(_Model):
     workers: PositiveInt = 1
     executor: ExecutorConfig = ExecutorConfig(type="local")
     timeout: PositiveFloat | None = None
+    memory_limit: MemorySize = None
     retries: NonNegativeInt = 0
     rerun_interrupted: bool = True
     seed: int | None = None
@@ -230,4 +257,5 @@ __all__ = [
     "load_config",
     "locate",
     "parse_config",
+    "parse_memory",
 ]

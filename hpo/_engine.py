@@ -65,6 +65,7 @@ class SweepPlan:
     executor_name: str = "inline"
     source: str | None = None
     environment: Mapping[str, Any] | None = None
+    memory_limit: int | None = None  # bytes a trial may allocate (local executor)
     retries: int = 0  # reruns of a failed or timed-out trial before it counts as failed
     rerun_interrupted: bool = True  # on resume, rerun trials a dead driver left running
 
@@ -185,7 +186,12 @@ class Engine:
         self._attempts[number] = 1 if rerun_of is None else self._attempts.get(rerun_of, 1) + 1
         self._rerun_of[number] = rerun_of
         task = TrialTask(
-            number=number, params=params, seed=seed, budget=budget, timeout=self.plan.timeout
+            number=number,
+            params=params,
+            seed=seed,
+            budget=budget,
+            timeout=self.plan.timeout,
+            memory_limit=self.plan.memory_limit,
         )
         self._live[number] = task
         self._started[number] = now = time.time()

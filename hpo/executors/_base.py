@@ -26,6 +26,7 @@ class TrialTask:
     seed: int
     budget: float | None = None
     timeout: float | None = None  # seconds of wall time; None for no limit
+    memory_limit: int | None = None  # bytes the trial may allocate; None for no limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,7 +211,9 @@ class LocalExecutor(Executor):
         if not self._idle:
             raise RuntimeError("LocalExecutor.submit() called with no free slot")
         params = task.params if type(task.params) is dict else dict(task.params)
-        data = pickle.dumps((task.number, params, task.seed, task.budget, task.timeout), 5)
+        data = pickle.dumps(
+            (task.number, params, task.seed, task.budget, task.timeout, task.memory_limit), 5
+        )
         worker = self._idle.pop()
         try:
             worker.conn.send_bytes(data)

@@ -2,7 +2,8 @@
 
 The driver and a worker talk over one duplex pipe in small pickled tuples (protocol 5):
 
-- driver -> worker: ``(number, params, seed, budget, timeout)`` for a trial, ``None`` to exit
+- driver -> worker: ``(number, params, seed, budget, timeout, memory_limit)`` for a trial,
+  ``None`` to exit
 - worker -> driver: the tuples built by the ``TAG_*`` constants below
 
 Everything here runs in the worker; the driver imports only the tags.
@@ -13,9 +14,13 @@ from __future__ import annotations
 import enum
 import os
 import pickle
+import resource
 import signal
 import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 __all__ = ["Tag", "worker_main"]
@@ -29,6 +34,31 @@ class Tag(enum.IntEnum):
     DONE = 2  # (DONE, number, state value, started_at, ended_at, metrics, error, traceback)
     CHILD = 3  # (CHILD, pgid): a command child started in its own process group
     BROKEN = 4  # (BROKEN, reason, traceback): the objective could not be loaded here
+
+
+@contextmanager
+def memory_limit(nbytes: int) -> Iterator[None]:
+    """Let the trial allocate ``nbytes`` more address space than the worker holds now.
+
+    An allocation past it fails inside the trial (MemoryError in Python, a failed malloc in
+    a command it starts, which inherits the limit) instead of the machine swapping or the
+    kernel's OOM killer picking a process; the worker itself lives on to run the next trial.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm", encoding="ascii") as f:
+        in_use = int(f.read().split()[0]) * resource.getpagesize()
+    limit = in_use + nbytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.0f} MB"
 
 
 def worker_main(conn: Connection, payload: bytes) -> None:
@@ -72,7 +102,15 @@ def worker_main(conn: Connection, payload: bytes) -> None:
             return
         if message is None:
             return
-        f = run_trial(objective, TrialTask(*message), emit)
+        task = TrialTask(*message)
+        if task.memory_limit is None:
+            f = run_trial(objective, task, emit)
+        else:
+            with memory_limit(task.memory_limit):
+                f = run_trial(objective, task, emit)
+            if f.error is not None and f.error.startswith("MemoryError"):
+                limit = _mb(task.memory_limit)
+                f = replace(f, error=f"trial exceeded its memory limit of {limit} ({f.error})")
         send(
             (
                 done,
