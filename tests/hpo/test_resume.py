@@ -223,3 +223,32 @@ def wait_for(db: Path, ready: Callable[[list[str]], bool], timeout: float = 60) 
         if ready(states):
             return
     raise AssertionError("the sweep never reached the expected state")
+
+
+def test_on_a_terminal_hpo_asks_whether_to_resume(tmp_path: Path) -> None:
+    import pty
+
+    cwd = setup(tmp_path, RANDOM)
+    assert hpo("sweep", "sweep.yaml", "--trials", "3", cwd=cwd).returncode == 0
+    for answer, shown, expected_name in (("y", "3/3", "sweep"), ("n", "10/10", "sweep-2")):
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--no-progress"],
+            cwd=cwd,
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+        )
+        os.close(slave)
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b"Resume it?" not in seen and time.monotonic() < deadline:
+            seen += os.read(master, 1024)
+        assert f"Sweep 'sweep' exists (completed, {shown} completed)".encode() in seen
+        os.write(master, f"{answer}\n".encode())
+        out, _ = proc.communicate(timeout=120)
+        os.close(master)
+        assert proc.returncode == 0
+        assert f"sweep {expected_name!r}" in out
+        assert len(rows(cwd, expected_name)) == 10
