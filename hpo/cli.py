@@ -31,6 +31,7 @@ from hpo.reports._tables import (
     fmt_value,
     kv_table,
     state_text,
+    sweep_state,
     sweeps_table,
     trial_json,
     trials_table,
@@ -278,7 +279,7 @@ def ls(store: str | None, fmt: str) -> int:
                         {
                             "id": s.sweep.id,
                             "name": s.sweep.name,
-                            "state": s.sweep.state.value,
+                            "state": sweep_state(s.sweep),
                             "strategy": s.sweep.strategy,
                             "metric": s.sweep.metric,
                             "goal": s.sweep.goal.value,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -11,7 +12,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from trackers import SweepSummary, TrialRecord, TrialState
+from trackers import SweepRecord, SweepState, SweepSummary, TrialRecord, TrialState
+from trackers._drivers import driver_alive
 
 _STATE_STYLE = {
     TrialState.COMPLETED: "green",
@@ -103,7 +105,7 @@ def sweeps_table(summaries: Iterable[SweepSummary]) -> Table:
         cells = [
             str(sw.id),
             sw.name,
-            sw.state.value,
+            sweep_state(sw),
             sw.strategy,
             sw.metric,
             sw.goal.value[:3],
@@ -114,6 +116,16 @@ def sweeps_table(summaries: Iterable[SweepSummary]) -> Table:
             cells.append(str(failed(s) or ""))
         table.add_row(*cells, fmt_time(sw.created_at, seconds=False))
     return table
+
+
+def sweep_state(sweep: SweepRecord, now: float | None = None) -> str:
+    """The sweep's state as a person needs it: a sweep recorded as running whose driver is
+    gone (killed, crashed) shows as ``crashed`` (``hpo resume`` continues it)."""
+    if sweep.state is SweepState.RUNNING and not driver_alive(
+        sweep.driver, sweep.heartbeat_at, time.time() if now is None else now
+    ):
+        return "crashed"
+    return sweep.state.value
 
 
 def trial_json(trial: TrialRecord, **extra: Any) -> dict[str, Any]:

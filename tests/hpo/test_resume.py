@@ -252,3 +252,40 @@ def test_on_a_terminal_hpo_asks_whether_to_resume(tmp_path: Path) -> None:
         assert proc.returncode == 0
         assert f"sweep {expected_name!r}" in out
         assert len(rows(cwd, expected_name)) == 10
+
+
+def test_a_killed_driver_shows_as_crashed_and_resumes(tmp_path: Path) -> None:
+    cwd = setup(
+        tmp_path,
+        """\
+        objective: obj:f
+        metric: loss
+        parameters:
+          x: {values: [0.1, 0.9]}
+        strategy: grid
+        executor: local
+        """,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--no-progress"],
+        cwd=cwd,
+        env={**os.environ, "HPO_TEST_SLOW": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(cwd / "hpo.db", lambda states: "running" in states and "completed" in states)
+    proc.kill()
+    proc.wait()
+    listing = json.loads(hpo("ls", "--format", "json", cwd=cwd).stdout)
+    assert listing[0]["state"] == "crashed"
+    assert "crashed" in hpo("ls", cwd=cwd).stdout
+    run = hpo("resume", "sweep", "--no-progress", cwd=cwd)
+    assert run.returncode == 0, run.stderr
+    after = rows(cwd, "sweep")
+    assert [(r["status"], r["rerun_of"]) for r in after] == [
+        ("completed", None),
+        ("interrupted", None),
+        ("completed", 1),
+    ]
+    assert "the driver stopped" in after[1]["error"]
+    assert json.loads(hpo("ls", "--format", "json", cwd=cwd).stdout)[0]["state"] == "completed"
