@@ -22,6 +22,7 @@ from typing import Any
 
 from hpo._errors import StrategyError
 from hpo.strategies._base import Observation, Strategy, Suggestion
+from hpo.strategies._bayes import BayesStrategy
 from hpo.strategies._grid import GridStrategy
 from hpo.strategies._random import RandomStrategy
 from search_spaces import SearchSpace, as_space
@@ -29,6 +30,7 @@ from trackers._states import Goal, TrialState
 
 __all__ = [
     "STRATEGIES",
+    "BayesStrategy",
     "Goal",
     "GridStrategy",
     "Observation",
@@ -44,6 +46,7 @@ __all__ = [
 STRATEGIES: dict[str, type[Strategy]] = {
     GridStrategy.name: GridStrategy,
     RandomStrategy.name: RandomStrategy,
+    BayesStrategy.name: BayesStrategy,
 }
 
 # Keyword arguments every strategy takes from make_strategy itself rather than from `options`.

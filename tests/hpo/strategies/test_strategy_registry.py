@@ -7,6 +7,7 @@ import pytest
 from hpo._errors import StrategyError
 from hpo.strategies import (
     STRATEGIES,
+    BayesStrategy,
     Goal,
     GridStrategy,
     RandomStrategy,
@@ -20,9 +21,14 @@ SPACE = {"lr": {"min": 1e-4, "max": 1e-1, "log": True}, "opt": ["sgd", "adam"]}
 
 
 def test_registry():
-    assert dict(STRATEGIES) == {"grid": GridStrategy, "random": RandomStrategy}
+    assert dict(STRATEGIES) == {
+        "grid": GridStrategy,
+        "random": RandomStrategy,
+        "bayes": BayesStrategy,
+    }
     assert strategy_options(GridStrategy) == ["points", "shuffle"]
     assert strategy_options(RandomStrategy) == ["sampler"]
+    assert strategy_options(BayesStrategy) == ["backend", "initial", "failed", "pruned"]
 
 
 def test_make_each_strategy():
@@ -42,11 +48,11 @@ def test_unknown_strategy():
     with pytest.raises(StrategyError) as info:
         make_strategy("rnd", SPACE)
     assert str(info.value) == (
-        "unknown strategy 'rnd'; choose one of: grid, random (did you mean 'random'?)"
+        "unknown strategy 'rnd'; choose one of: grid, random, bayes (did you mean 'random'?)"
     )
     with pytest.raises(StrategyError) as info:
         make_strategy("zzz", SPACE)
-    assert str(info.value) == "unknown strategy 'zzz'; choose one of: grid, random"
+    assert str(info.value) == "unknown strategy 'zzz'; choose one of: grid, random, bayes"
 
 
 def test_unknown_option():

@@ -1,0 +1,47 @@
+"""What the ``hpo`` commands share: consoles, common options, exit codes, opening a store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from trackers import Store, StoreError
+from trackers._connect import resolve_url
+
+EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or redirected: rich would assume 80 columns and cut the tables' values.
+        console = Console(stderr=stderr, highlight=False, width=200)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
+
+STORE_OPTION = click.option(
+    "--store",
+    metavar="URL",
+    help="Store URL or SQLite path (default: $HPO_STORE or ./hpo.db).",
+)
+FORMAT_OPTION = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+def open_for_reading(location: str | None) -> Store:
+    """Open an existing store; a read never creates one."""
+    url = resolve_url(location)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        raise StoreError(
+            f"no store at {url.database}: run `hpo sweep CONFIG` first, or pass --store / "
+            "set HPO_STORE to the store to read"
+        )
+    return Store(location)
