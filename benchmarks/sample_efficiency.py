@@ -370,14 +370,25 @@ def main() -> None:
     # Seed-major order, so that a run cut short still has every (problem, method) at the
     # first seeds; --partial keeps each finished run as a JSON line.
     jobs = [(p, m, s, args.budget) for s in range(args.seeds) for p in problems for m in methods]
+    # A --partial file from an earlier, cut-short run: keep its finished runs, do the rest.
+    results: list[dict] = []
+    if args.partial and args.partial.exists():
+        wanted = {(p, m, s) for p, m, s, _ in jobs}
+        for line in args.partial.read_text().splitlines():
+            r = json.loads(line) if line.strip() else None
+            key = r and (r["problem"], r["method"], r["seed"])
+            if key in wanted and len(r["curve"]) >= args.budget:
+                results.append(r)
+                wanted.discard(key)
+        jobs = [j for j in jobs if (j[0], j[1], j[2]) in wanted]
     print(
-        f"{len(jobs)} runs on {args.workers} processes; "
+        f"{len(jobs)} runs to do ({len(results)} already in --partial) on {args.workers} "
+        "processes; "
         f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}",
         flush=True,
     )
     start = time.time()
-    results = []
     with ProcessPoolExecutor(args.workers) as pool:
         for r in pool.map(run_one, *zip(*jobs)):
             results.append(r)
