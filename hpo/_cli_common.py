@@ -39,9 +39,13 @@ FORMAT_OPTION = click.option(
 def open_for_reading(location: str | None) -> Store:
     """Open an existing store; a read never creates one."""
     url = resolve_url(location)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+    database = url.database or ""
+    if str(url.query.get("uri", "")).lower() in ("true", "1"):
+        # A SQLite URI filename (file:/path/hpo.db?mode=ro): the file is after "file:".
+        database = database.removeprefix("file:")
+    if url.get_backend_name() == "sqlite" and database and not Path(database).exists():
         raise StoreError(
-            f"no store at {url.database}: run `hpo sweep CONFIG` first, or pass --store / "
+            f"no store at {database}: run `hpo sweep CONFIG` first, or pass --store / "
             "set HPO_STORE to the store to read"
         )
     return Store(location)

@@ -29,6 +29,7 @@ from pydantic import (
 from hpo._errors import ConfigError, HPOError, ObjectiveError, SearchSpaceError, StrategyError
 from hpo._yaml import KeyPath, line_of, load_yaml
 from hpo.executors import ExecutorKind
+from search_spaces._common import short_repr
 from trackers._states import Goal
 
 
@@ -149,7 +150,8 @@ class SweepConfig(_Model):
     memory_limit: MemorySize = None
     retries: NonNegativeInt = 0
     rerun_interrupted: bool = True
-    seed: int | None = None
+    # numpy takes no negative seed; the store's BIGINT (SQLite INTEGER) holds 63 bits.
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     store: str | None = None
     tags: list[str] = Field(default_factory=list)
 
@@ -227,7 +229,7 @@ def _config_error(exc: ValidationError, source: str, lines: dict[KeyPath, int]) 
     else:
         message = first["msg"].removeprefix("Value error, ")
         if "input" in first and kind not in ("value_error", "assertion_error"):
-            message += f" (got {first['input']!r})"
+            message += f" (got {short_repr(first['input'])})"
     if len(errors) > 1:
         message += f" [and {len(errors) - 1} more problem(s)]"
     return ConfigError(message, source=source, line=line_of(lines, path), path=path)

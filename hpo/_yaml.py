@@ -33,22 +33,33 @@ def load_yaml(path: Path) -> tuple[Any, dict[KeyPath, int]]:
         raise ConfigError(f"YAML syntax error: {problem}", source=source, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", source=source) from None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for values they cannot build: an empty `!!float`,
+        # `!!int x`, `!!bool`, a date that does not exist (2001-02-30).
+        raise ConfigError(
+            f"YAML value that cannot be read ({type(exc).__name__}: {exc})", source=source
+        ) from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, set())
     return data, lines
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], seen: set[int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    # An alias is the anchored node object again: walking it twice makes "billion laughs"
+    # (9 levels of 9 aliases, 500 bytes) take 9**9 steps. Its lines are the anchor's anyway.
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
+            _walk(value_node, (*path, key), lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines)
+            _walk(item, (*path, i), lines, seen)
 
 
 def line_of(lines: dict[KeyPath, int], path: KeyPath) -> int | None:

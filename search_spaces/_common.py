@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
@@ -22,6 +23,19 @@ Scalar: TypeAlias = str | int | float | bool | None
 
 #: A parameter's condition: parent name -> the parent values that make the parameter exist.
 When: TypeAlias = Mapping[str, tuple[Scalar, ...]]
+
+_REPR = reprlib.Repr()
+# Bounded in depth, width and length: a user's value (a 100,000-character string, or a YAML
+# alias structure that expands to 9**9 items) must not become the error message.
+_REPR.maxlevel = 2
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 4
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlong = 40
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)``, cut short: for error messages that quote what the user wrote."""
+    return _REPR.repr(value)
 
 
 class FrozenMap(Mapping[str, Any]):
@@ -88,7 +102,8 @@ def check_number(name: str, key: str, value: Any) -> float:
     """A finite real number, as a float; ``key`` is the config key the user wrote."""
     if not is_real(value):
         raise SearchSpaceError(
-            f"{key} must be a number, not {type(value).__name__} {value!r}: write a number",
+            f"{key} must be a number, not {type(value).__name__} {short_repr(value)}: "
+            "write a number",
             (name, key),
         )
     out = float(value)
@@ -116,7 +131,7 @@ def check_scalar(name: str, key: str, value: Any) -> Scalar:
         return out
     raise SearchSpaceError(
         f"a value must be a string, number, bool or null, not {type(value).__name__} "
-        f"{value!r}: use a scalar",
+        f"{short_repr(value)}: use a scalar",
         (name, key),
     )
 

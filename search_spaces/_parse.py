@@ -19,7 +19,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from search_spaces._common import check_scalar, did_you_mean, is_real
+from search_spaces._common import check_scalar, did_you_mean, is_real, short_repr
 from search_spaces._errors import SearchSpaceError
 from search_spaces._float import Float
 from search_spaces._int import Int
@@ -228,7 +228,7 @@ def _number(name: str, key: str, raw: Any) -> int | float:
                 ) from None
     elif not is_real(raw):
         raise SearchSpaceError(
-            f"{key} must be a number, not {type(raw).__name__} {raw!r}: write a number",
+            f"{key} must be a number, not {type(raw).__name__} {short_repr(raw)}: write a number",
             (name, key),
         )
     if not math.isfinite(value):

@@ -4,10 +4,17 @@ SQLite gets WAL mode (readers never block the writer, and a commit needs no fsyn
 ``synchronous=NORMAL`` while staying durable against a killed process), a busy timeout, foreign
 keys, and ``BEGIN IMMEDIATE`` for write transactions so two writers queue on the lock instead of
 failing with "database is locked" when a read transaction tries to upgrade.
+
+PostgreSQL gets a connect timeout (an unreachable host fails in seconds instead of hanging on
+the operating system's TCP timeout), pre-ping on checkout (a connection dropped by a server
+restart or an idle timeout between trials is replaced instead of failing the next write), and
+the installed driver: a plain ``postgresql://`` URL means psycopg2 to SQLAlchemy, but hpo
+documents psycopg (3), so that is used when it is the one installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,12 @@ from trackers._errors import StoreError
 #: The store used when neither the config, ``--store`` nor ``HPO_STORE`` names one.
 DEFAULT_STORE = "hpo.db"
 BUSY_TIMEOUT_MS = 30_000
+#: Seconds to wait for a PostgreSQL server to answer before the store gives up (URL's
+#: ``?connect_timeout=N`` overrides it).
+PG_CONNECT_TIMEOUT_S = 10
+#: The PostgreSQL drivers whose ``connect()`` takes libpq's ``connect_timeout`` and
+#: ``application_name`` keywords.
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2")
 
 WRITE_OPTION = "hpo_write"
 
@@ -48,8 +61,9 @@ def resolve_url(location: str | os.PathLike[str] | None) -> URL:
 
 
 def make_engine(url: URL) -> Engine:
-    """An engine for ``url`` with the project's SQLite settings applied."""
-    is_sqlite = url.get_backend_name() == "sqlite"
+    """An engine for ``url`` with the project's SQLite or PostgreSQL settings applied."""
+    backend = url.get_backend_name()
+    is_sqlite = backend == "sqlite"
     kwargs: dict[str, Any] = {}
     if is_sqlite:
         database = url.database or ""
@@ -58,20 +72,49 @@ def make_engine(url: URL) -> Engine:
             kwargs["poolclass"] = StaticPool
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
-            parent = Path(database).parent
+            # A URI filename (sqlite:///file:/path/hpo.db?mode=ro&uri=true) names its file
+            # after "file:", and sqlite3 reads the options; check the file's directory only.
+            path = database.removeprefix("file:") if _is_uri(url) else database
+            parent = Path(path).parent
             if not parent.is_dir():
                 raise StoreError(
                     f"cannot create the store {database}: directory {parent} does not exist"
                 )
+    elif backend == "postgresql":
+        url = _postgres_driver(url)
+        kwargs["pool_pre_ping"] = True
+        if url.get_driver_name() in _LIBPQ_DRIVERS:
+            connect_args: dict[str, Any] = {}
+            if "connect_timeout" not in url.query:
+                connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+            if "application_name" not in url.query:
+                connect_args["application_name"] = "hpo"
+            kwargs["connect_args"] = connect_args
     try:
         engine = create_engine(url, **kwargs)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
+        hint = ""
+        if backend == "postgresql":
+            hint = (
+                '; for PostgreSQL install the driver (pip install "psycopg[binary]") and use '
+                "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DBNAME"
+            )
         raise StoreError(
-            f"cannot use store URL {url.render_as_string(hide_password=True)!r}: {exc}"
+            f"cannot use store URL {url.render_as_string(hide_password=True)!r}: {exc}{hint}"
         ) from None
     if is_sqlite:
         _configure_sqlite(engine)
     return engine
+
+
+def _postgres_driver(url: URL) -> URL:
+    """``postgresql://`` names no driver and SQLAlchemy then means psycopg2; where only
+    psycopg (3) is installed, use it rather than fail on a missing module."""
+    if url.drivername != "postgresql":
+        return url
+    if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -90,3 +133,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _is_uri(url: URL) -> bool:
+    """Whether a SQLite URL's database is a URI filename (``?uri=true``)."""
+    return str(url.query.get("uri", "")).lower() in ("true", "1") and bool(
+        (url.database or "").startswith("file:")
+    )

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, select, update
+from sqlalchemy import Connection, inspect, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trackers import _schema as s
@@ -35,6 +35,10 @@ def ensure_schema(conn: Connection, url: str) -> None:
     """Create, upgrade, or refuse the schema of the store behind ``conn`` (in a transaction)."""
     config, script = _script()
     head = script.get_current_head()
+    if conn.dialect.name == "postgresql":
+        # Openers of a new store queue here, so exactly one creates (or upgrades) the schema;
+        # the lock ends with this transaction.
+        conn.execute(text("SELECT pg_advisory_xact_lock(7249101)"))
     if "sweeps" not in inspect(conn).get_table_names():
         s.metadata.create_all(conn)
         MigrationContext.configure(conn).stamp(script, "head")

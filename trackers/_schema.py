@@ -9,6 +9,7 @@ because SQLite stores NaN as NULL.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -49,7 +50,7 @@ sweeps = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("state", String(16), nullable=False),
-    Column("metric", String(200), nullable=False),
+    Column("metric", Text, nullable=False),
     Column("goal", String(8), nullable=False),
     Column("strategy", String(64), nullable=False),
     Column("strategy_options", Text, nullable=False),
@@ -58,7 +59,7 @@ sweeps = Table(
     Column("objective", Text, nullable=False),
     Column("executor", String(32), nullable=False),
     Column("budget", Integer),
-    Column("seed", Integer),
+    Column("seed", BigInteger),
     Column("source", Text),
     Column("environment_id", Integer, ForeignKey("environments.id")),
     Column("created_at", Float, nullable=False),
@@ -80,7 +81,7 @@ trials = Table(
     Column("value", Float),
     Column("metrics", Text),
     Column("budget", Float),
-    Column("seed", Integer),
+    Column("seed", BigInteger),
     Column("host", String(255)),
     Column("environment_id", Integer, ForeignKey("environments.id")),
     Column("queued_at", Float, nullable=False),
@@ -101,7 +102,7 @@ params = Table(
     "params",
     metadata,
     Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True),
-    Column("name", String(200), primary_key=True),
+    Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),  # JSON
     Column("value_num", Float),  # the value when numeric, for filters and sorting
     Index("ix_params_name_num", "name", "value_num"),
@@ -112,7 +113,7 @@ metrics = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(200), nullable=False),
+    Column("name", Text, nullable=False),
     Column("step", Integer),
     Column("value", Float),
     Column("kind", SmallInteger, nullable=False),  # trackers._codec.FloatKind

@@ -91,7 +91,8 @@ class Store(StoreReads):
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
-            detail = getattr(exc, "orig", None) or exc
+            # One line: drivers' messages can run over several (psycopg adds hints on a new line).
+            detail = " ".join(str(getattr(exc, "orig", None) or exc).split())
             raise StoreError(f"store {self.url}: {detail}") from exc
 
     def _init_schema(self) -> None:

@@ -71,3 +71,46 @@ def test_foreign_tables_are_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(StoreError, match="not written by hpo"):
         Store(path)
+
+
+def test_a_postgresql_store_of_schema_1_is_upgraded(store_url: str) -> None:
+    """Written at revision 0001 through Alembic itself, then opened by the current store."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from trackers._migrate import MIGRATIONS
+
+    engine = create_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(text("INSERT INTO hpo_meta VALUES ('schema_version', '1')"))
+        conn.execute(
+            text(
+                "INSERT INTO sweeps (name, state, metric, goal, strategy, strategy_options, "
+                "space, config, objective, executor, seed, created_at, updated_at) VALUES "
+                "('old', 'completed', 'loss', 'minimize', 'random', '{}', '{}', '{}', 'f', "
+                "'inline', 7, 0, 0)"
+            )
+        )
+    engine.dispose()
+    long_metric = "m" * 300
+    with Store(store_url) as st:
+        assert st.get_sweep("old").seed == 7
+        sid = st.create_sweep(
+            name="new",
+            metric=long_metric,  # over the old VARCHAR(200)
+            goal="minimize",
+            strategy="random",
+            strategy_options={},
+            space={},
+            config={},
+            objective="f",
+            executor="inline",
+            seed=2**40,  # over the old 32-bit column
+        )
+        sweep = st.get_sweep(sid)
+        assert (sweep.seed, sweep.metric) == (2**40, long_metric)
