@@ -56,6 +56,7 @@ class ObjectiveFunction(Generic[R]):
         store: str | os.PathLike[str] | Store | None = None,
         track: bool = True,
         name: str | None = None,
+        resume: bool = False,
         progress: bool = False,
     ) -> SweepResult:
         """Search this objective's parameters; see :func:`sweep` for the arguments."""
@@ -76,6 +77,7 @@ class ObjectiveFunction(Generic[R]):
             store=store,
             track=track,
             name=name,
+            resume=resume,
             progress=progress,
         )
 
@@ -129,6 +131,7 @@ def sweep(
     store: str | os.PathLike[str] | Store | None = None,
     track: bool = True,
     name: str | None = None,
+    resume: bool = False,
     progress: bool = False,
 ) -> SweepResult:
     """Run a sweep of ``func`` over ``space`` and return its :class:`SweepResult`.
@@ -141,31 +144,50 @@ def sweep(
     is False. ``seed`` makes the search repeatable; without one a seed is drawn and recorded.
     ``timeout`` (seconds) and ``memory_limit`` (MB, or a string like ``"2GB"``) bound each
     trial on the local executor; ``retries`` reruns a failed or timed-out trial that often.
+    ``name`` names the sweep (default: the function's name, made unique). With ``resume``, a
+    recorded sweep of that name is continued instead: finished trials are kept, trials left
+    running by a dead driver run again, and ``trials`` is the new total budget.
     """
     search_space = as_space(space)
     goal = Goal(goal)
-    # Draw the seed here when none is given, so the recorded seed reproduces the search.
-    seed = seed if seed is not None else secrets.randbits(31)
-    strat = (
-        strategy
-        if isinstance(strategy, Strategy)
-        else make_strategy(strategy, search_space, goal=goal, seed=seed, options=strategy_options)
-    )
-    if trials is None and strat.name != "grid":
-        raise ValueError(f"trials is required for strategy {strat.name!r}: e.g. trials=50")
     objective_ = CallableObjective(func, metric)
     objective_.check(search_space.names)
-    if isinstance(executor, Executor):
-        exe, exe_name = executor, type(executor).__name__
-    else:
-        exe_name = executor or ("inline" if workers == 1 else "local")
-        exe = make_executor(exe_name, workers=workers)  # type: ignore[arg-type]
     own_store = track and not isinstance(store, Store)
     the_store = (store if isinstance(store, Store) else Store(store)) if track else None
     try:
         base = name or getattr(func, "__name__", "sweep")
+        previous = the_store.find_sweep(base) if (resume and the_store is not None) else None
+        if previous is not None:
+            if dict(previous.space) != search_space.to_json():
+                raise ValueError(
+                    f"the space differs from the one recorded with sweep {previous.name!r}: "
+                    "resuming would mix two searches; pass another name to start a new sweep"
+                )
+            seed = previous.seed  # the recorded seed: the strategy continues the same search
+        # Draw the seed here when none is given, so the recorded seed reproduces the search.
+        seed = seed if seed is not None else secrets.randbits(31)
+        strat = (
+            strategy
+            if isinstance(strategy, Strategy)
+            else make_strategy(
+                strategy, search_space, goal=goal, seed=seed, options=strategy_options
+            )
+        )
+        if trials is None and strat.name != "grid":
+            raise ValueError(f"trials is required for strategy {strat.name!r}: e.g. trials=50")
+        if isinstance(executor, Executor):
+            exe, exe_name = executor, type(executor).__name__
+        else:
+            exe_name = executor or ("inline" if workers == 1 else "local")
+            exe = make_executor(exe_name, workers=workers)  # type: ignore[arg-type]
+        if previous is not None:
+            sweep_name = previous.name
+        elif the_store is not None:
+            sweep_name = the_store.available_name(base)
+        else:
+            sweep_name = base
         plan = SweepPlan(
-            name=the_store.available_name(base) if the_store is not None else base,
+            name=sweep_name,
             strategy=strat,
             objective=objective_,
             executor=exe,
@@ -195,7 +217,8 @@ def sweep(
             from hpo.reports._progress import RichProgress
 
             bar = RichProgress(plan.name, metric, goal)
-        return Engine(plan, the_store, progress=bar).run()
+        resume_id = previous.id if previous is not None else None
+        return Engine(plan, the_store, progress=bar, resume=resume_id).run()
     finally:
         if own_store and the_store is not None:
             the_store.close()

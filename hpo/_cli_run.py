@@ -102,6 +102,11 @@ def resume(
     """Continue SWEEP (name or id) from the config recorded with it."""
     with open_for_reading(store) as st:
         existing = st.get_sweep(sweep_ref)
+        if existing.source is None:
+            raise ConfigError(
+                f"sweep {existing.name!r} was started from Python, not from a config file: "
+                "continue it from Python with the same call and resume=True"
+            )
         source = f"the config recorded with sweep {existing.name!r}"
         base_dir = Path(existing.source).parent if existing.source else Path.cwd()
         cfg = parse_config(dict(existing.config), source=source)

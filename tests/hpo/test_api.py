@@ -149,3 +149,31 @@ def test_bad_space_and_missing_trials_are_clear() -> None:
         flaky.sweep(space={"x": {"min": 0.0, "max": 1.0}}, track=False)
     with pytest.raises(hpo.ObjectiveError):
         flaky.sweep(space={"y": {"min": 0.0, "max": 1.0}}, trials=3, track=False)
+
+
+def test_resume_from_python_continues_the_same_search(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    full = flaky.sweep(
+        space={"x": {"min": -1.0, "max": 1.0}}, trials=8, seed=4, store=db, name="full"
+    )
+    first = flaky.sweep(space={"x": {"min": -1.0, "max": 1.0}}, trials=3, store=db, name="part")
+    more = flaky.sweep(
+        space={"x": {"min": -1.0, "max": 1.0}}, trials=8, store=db, name="part", resume=True
+    )
+    assert more.sweep_id == first.sweep_id and len(more.trials) == 8
+    assert [t.number for t in more.trials] == list(range(8))
+    assert [t.params for t in more.trials][:3] == [t.params for t in first.trials]
+    # the resumed part used the recorded seed, so a seeded rerun of the whole matches it
+    same = flaky.sweep(
+        space={"x": {"min": -1.0, "max": 1.0}}, trials=8, store=db, name="again", seed=first.seed
+    )
+    assert [t.params for t in same.trials] == [t.params for t in more.trials]
+    assert full.seed == 4
+    with pytest.raises(ValueError, match="space differs"):
+        flaky.sweep(
+            space={"x": {"min": 0.0, "max": 1.0}}, trials=9, store=db, name="part", resume=True
+        )
+    fresh = flaky.sweep(
+        space={"x": {"min": 0.0, "max": 1.0}}, trials=2, store=db, name="brand-new", resume=True
+    )
+    assert len(fresh.trials) == 2  # nothing to resume: a new sweep

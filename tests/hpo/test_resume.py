@@ -289,3 +289,11 @@ def test_a_killed_driver_shows_as_crashed_and_resumes(tmp_path: Path) -> None:
     ]
     assert "the driver stopped" in after[1]["error"]
     assert json.loads(hpo("ls", "--format", "json", cwd=cwd).stdout)[0]["state"] == "completed"
+
+
+def test_hpo_resume_explains_a_sweep_started_from_python(tmp_path: Path) -> None:
+    script = "import hpo\nhpo.sweep(lambda x: x, {'x': [1, 2]}, strategy='grid', name='py')\n"
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True, timeout=120)
+    run = hpo("resume", "py", cwd=tmp_path)
+    assert run.returncode == 2
+    assert "was started from Python" in run.stderr and "resume=True" in run.stderr
