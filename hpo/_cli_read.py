@@ -19,6 +19,9 @@ from hpo.reports._tables import (
     trials_table,
 )
 
+#: Rows `hpo report` shows in a table unless told otherwise.
+TABLE_TOP = 25
+
 
 @click.command(name="ls")
 @STORE_OPTION
@@ -28,23 +31,21 @@ def ls(store: str | None, fmt: str) -> int:
     with open_for_reading(store) as st:
         summaries = st.list_sweeps()
         if fmt == "json":
-            out.print_json(
-                dumps(
-                    [
-                        {
-                            "id": s.sweep.id,
-                            "name": s.sweep.name,
-                            "state": sweep_state(s.sweep),
-                            "strategy": s.sweep.strategy,
-                            "metric": s.sweep.metric,
-                            "goal": s.sweep.goal.value,
-                            "best_value": s.best_value,
-                            "trials": {k.value: v for k, v in s.counts.items()},
-                            "created_at": s.sweep.created_at,
-                        }
-                        for s in summaries
-                    ]
-                )
+            write_json(
+                [
+                    {
+                        "id": s.sweep.id,
+                        "name": s.sweep.name,
+                        "state": sweep_state(s.sweep),
+                        "strategy": s.sweep.strategy,
+                        "metric": s.sweep.metric,
+                        "goal": s.sweep.goal.value,
+                        "best_value": s.best_value,
+                        "trials": {k.value: v for k, v in s.counts.items()},
+                        "created_at": s.sweep.created_at,
+                    }
+                    for s in summaries
+                ]
             )
         elif not summaries:
             out.print(f"no sweeps in {st.url}")
@@ -65,18 +66,16 @@ def show(trial: str, store: str | None, fmt: str) -> int:
         series = st.metric_series(t.id)  # type: ignore[arg-type]
         env = st.get_environment(t.environment_id) if t.environment_id else None
     if fmt == "json":
-        out.print_json(
-            dumps(
-                trial_json(
-                    t,
-                    sweep=sweep_rec.name,
-                    traceback=t.traceback,
-                    series={
-                        k: [{"step": p.step, "value": p.value, "time": p.time} for p in v]
-                        for k, v in series.items()
-                    },
-                    environment=env,
-                )
+        write_json(
+            trial_json(
+                t,
+                sweep=sweep_rec.name,
+                traceback=t.traceback,
+                series={
+                    k: [{"step": p.step, "value": p.value, "time": p.time} for p in v]
+                    for k, v in series.items()
+                },
+                environment=env,
             )
         )
         return 0
@@ -136,16 +135,29 @@ def show(trial: str, store: str | None, fmt: str) -> int:
 @click.argument("sweep_ref", metavar="SWEEP")
 @STORE_OPTION
 @FORMAT_OPTION
-@click.option("--top", type=click.IntRange(min=1), help="Only the N best trials.")
-def report(sweep_ref: str, store: str | None, fmt: str, top: int | None) -> int:
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    help=f"Only the N best trials (table default: {TABLE_TOP}; JSON default: all).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Every trial, also in the table.")
+def report(sweep_ref: str, store: str | None, fmt: str, top: int | None, show_all: bool) -> int:
     """The trials of SWEEP (name or id), ranked by the sweep's metric."""
+    if top is None and fmt == "table" and not show_all:
+        top = TABLE_TOP  # a terminal table of 100,000 rows helps nobody
     with open_for_reading(store) as st:
         sw = st.get_sweep(sweep_ref)
-        trials = st.trials(sw.id, ranked=True, limit=top)
+        trials = st.trials(sw.id, ranked=True, limit=None if show_all else top)
+        total = sum(st.counts(sw.id).values()) if fmt == "table" else len(trials)
     if fmt == "json":
-        out.print_json(dumps([trial_json(t) for t in trials]))
-    else:
-        out.print(
-            trials_table(trials, sw.metric, title=f"{sw.name}: {sw.metric} ({sw.goal.value})")
-        )
+        write_json([trial_json(t) for t in trials])
+        return 0
+    out.print(trials_table(trials, sw.metric, title=f"{sw.name}: {sw.metric} ({sw.goal.value})"))
+    if len(trials) < total:
+        out.print(f"{len(trials)} of {total} trials shown: --top N or --all for more")
     return 0
+
+
+def write_json(obj: object) -> None:
+    """Plain JSON on stdout: no terminal markup, and fast for large listings."""
+    click.echo(dumps(obj))

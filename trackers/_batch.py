@@ -19,8 +19,9 @@ from trackers._states import EventKind, TrialState
 
 @dataclass(slots=True)
 class WriteBatch:
-    """Rows to write for one sweep. ``trial_ids`` maps trial number -> row id; the store fills
-    it for new trials, and it is kept by the batch's owner across batches."""
+    """Rows to write for one sweep. ``trial_ids`` maps the numbers of live trials to their row
+    ids: the store adds new trials' ids once they are committed and drops finished ones; it
+    is kept by the batch's owner across batches."""
 
     sweep_id: int
     trial_ids: dict[int, int] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -300,9 +301,10 @@ class Store(StoreReads):
 
     def _write_once(self, batch: WriteBatch) -> None:
         # Ids of this batch's new trials are used inside the transaction, and kept only once
-        # it has committed (a retried batch inserts them again).
-        ids = dict(batch.trial_ids)
+        # it has committed (a retried batch inserts them again). A view, not a copy: copying
+        # every id on every write would make a long sweep's writes grow with its length.
         fresh: dict[int, int] = {}
+        ids = ChainMap(fresh, batch.trial_ids)
         with self.session(write=True) as conn:
             if batch.new_trials:
                 rows = [dict(r, params=_codec.dumps(dict(r["params"]))) for r in batch.new_trials]
@@ -319,8 +321,7 @@ class Store(StoreReads):
                 ]
                 if param_rows:
                     conn.execute(insert(s.params), param_rows)
-                fresh = new_ids
-                ids.update(new_ids)
+                fresh.update(new_ids)
             if batch.metrics:
                 rows_m = []
                 for number, name, step, value, at in batch.metrics:
@@ -355,6 +356,9 @@ class Store(StoreReads):
                     .values(heartbeat_at=at, driver=driver)
                 )
         batch.trial_ids.update(fresh)
+        # A finished trial writes no more rows: forget its id, so the map holds live trials only.
+        for f in batch.finished:
+            batch.trial_ids.pop(f["number"], None)
         batch.clear()
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trackers import SweepRecord, SweepState, SweepSummary, TrialRecord, TrialState
+from trackers._codec import float_to_json
 from trackers._drivers import driver_alive
 
 _STATE_STYLE = {
@@ -133,7 +134,18 @@ def trial_json(trial: TrialRecord, **extra: Any) -> dict[str, Any]:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, allow_nan=False, default=str)
+    """Strict JSON for other tools: non-finite floats anywhere become "nan", "inf", "-inf"."""
+    return json.dumps(_finite(obj), indent=2, allow_nan=False, default=str)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return float_to_json(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def kv_table(rows: Mapping[str, Any], *, title: str | None = None) -> Table:

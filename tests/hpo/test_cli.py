@@ -280,3 +280,32 @@ def test_unknown_executor_option_is_located(tmp_path: Path) -> None:
         "sweep.yaml:6: executor: executor 'local' takes no options, but got: adress" in run.stderr
     )
     assert not (tmp_path / "hpo.db").exists()
+
+
+def test_non_finite_values_come_out_as_strict_json(tmp_path: Path) -> None:
+    (tmp_path / "obj.py").write_text(
+        "import hpo\n"
+        "def f(x):\n"
+        "    hpo.report(step=0, loss=float('nan'), grad=float('inf'))\n"
+        "    return {'loss': x, 'aux': float('-inf')}\n"
+    )
+    (tmp_path / "sweep.yaml").write_text(BASE)
+    assert hpo("sweep", "sweep.yaml", "--no-progress", cwd=tmp_path).returncode == 0
+    show = hpo("show", "sweep:0", "--format", "json", cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    detail = json.loads(show.stdout)  # strict: no bare NaN tokens
+    assert detail["series"]["loss"][0]["value"] == "nan"
+    assert detail["series"]["grad"][0]["value"] == "inf"
+    assert detail["metrics"]["aux"] == "-inf"
+    rows = json.loads(hpo("report", "sweep", "--format", "json", cwd=tmp_path).stdout)
+    assert rows[0]["metrics"]["aux"] == "-inf"
+
+
+def test_report_table_shows_the_best_and_says_how_many_more(tmp_path: Path) -> None:
+    (tmp_path / "obj.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "sweep.yaml").write_text(BASE.replace("trials: 3", "trials: 30"))
+    assert hpo("sweep", "sweep.yaml", "--no-progress", cwd=tmp_path).returncode == 0
+    table = hpo("report", "sweep", cwd=tmp_path)
+    assert "25 of 30 trials shown: --top N or --all for more" in table.stdout
+    assert "trials shown" not in hpo("report", "sweep", "--all", cwd=tmp_path).stdout
+    assert len(json.loads(hpo("report", "sweep", "--format", "json", cwd=tmp_path).stdout)) == 30
