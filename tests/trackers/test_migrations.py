@@ -30,12 +30,15 @@ def test_new_store_is_stamped_at_the_current_version(tmp_path: Path) -> None:
     assert meta(tmp_path / "hpo.db") == (str(SCHEMA_VERSION), f"{SCHEMA_VERSION:04d}", "wal")
 
 
-@pytest.mark.parametrize("version", [1])
-def test_store_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, version: int) -> None:
+@pytest.mark.parametrize("version", sorted({1, 2} | {SCHEMA_VERSION}))
+def test_store_of_each_released_schema_opens_with_its_data(tmp_path: Path, version: int) -> None:
+    """One real store file per released schema (tests/trackers/stores/): each is upgraded to
+    the current schema, keeping every row. Add a file whenever SCHEMA_VERSION moves."""
     path = tmp_path / "old.db"
     shutil.copy(STORES / f"schema_v{version}.db", path)
+    name = f"v{version}-sweep"
     with Store(path) as st:
-        sweep = st.get_sweep("v1-sweep")
+        sweep = st.get_sweep(name)
         trials = st.trials(sweep.id)
         assert len(trials) == 12
         assert {t.state for t in trials} == {TrialState.COMPLETED, TrialState.FAILED}
@@ -44,10 +47,10 @@ def test_store_of_an_older_schema_is_upgraded_with_its_data(tmp_path: Path, vers
         assert st.metric_series(done[0].id)["loss"][0].step == 0
         assert st.get_environment(sweep.environment_id)["python"]["version"]
         # the upgraded store takes writes of the new schema
-        assert st.available_name("v1-sweep") == "v1-sweep-2"
+        assert st.available_name(name) == f"{name}-2"
     assert meta(path)[:2] == (str(SCHEMA_VERSION), f"{SCHEMA_VERSION:04d}")
     with Store(path) as st:  # opening again changes nothing
-        assert len(st.trials(st.get_sweep("v1-sweep").id)) == 12
+        assert len(st.trials(st.get_sweep(name).id)) == 12
 
 
 def test_store_of_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
