@@ -121,14 +121,7 @@ def test_interrupted_trials_are_rerun_with_the_same_params_and_seed(tmp_path: Pa
         executor: local
         """,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--no-progress"],
-        cwd=cwd,
-        env={**os.environ, "HPO_TEST_SLOW": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_slow_sweep(cwd, stderr=subprocess.PIPE)
     wait_for(cwd / "hpo.db", lambda states: states.count("running") == 2)
     proc.send_signal(signal.SIGINT)
     _, errs = proc.communicate(timeout=60)
@@ -168,13 +161,7 @@ def test_resume_is_refused_while_the_driver_lives(tmp_path: Path) -> None:
         executor: local
         """,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--no-progress"],
-        cwd=cwd,
-        env={**os.environ, "HPO_TEST_SLOW": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_slow_sweep(cwd)
     try:
         wait_for(cwd / "hpo.db", lambda states: states.count("running") == 1)
         run = hpo("resume", "sweep", cwd=cwd)
@@ -206,6 +193,18 @@ def test_failed_trials_are_retried_when_configured(tmp_path: Path) -> None:
     assert len(failed) == 3 and len(done) == 3
     assert {r["rerun_of"] for r in done} == {r["number"] for r in failed}
     assert all("first attempt fails" in r["error"] for r in failed)
+
+
+def start_slow_sweep(cwd: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen:
+    """`hpo sweep sweep.yaml` in the background, with trials of x > 0.5 sleeping a minute."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--no-progress"],
+        cwd=cwd,
+        env={**os.environ, "HPO_TEST_SLOW": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
 
 
 def wait_for(db: Path, ready: Callable[[list[str]], bool], timeout: float = 60) -> None:
@@ -266,13 +265,7 @@ def test_a_killed_driver_shows_as_crashed_and_resumes(tmp_path: Path) -> None:
         executor: local
         """,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--no-progress"],
-        cwd=cwd,
-        env={**os.environ, "HPO_TEST_SLOW": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_slow_sweep(cwd)
     wait_for(cwd / "hpo.db", lambda states: "running" in states and "completed" in states)
     proc.kill()
     proc.wait()
