@@ -82,6 +82,27 @@ def ackley(p: Mapping[str, Any]) -> float:
     )
 
 
+def _all(p: Mapping[str, Any]) -> np.ndarray:
+    return np.array([p[f"x{i}"] for i in range(len(p))], dtype=float)
+
+
+def ackley_nd(p: Mapping[str, Any]) -> float:
+    """Ackley in as many dimensions as the space has (the high-dimensional problems)."""
+    x = _all(p)
+    d = len(x)
+    return float(
+        -20 * math.exp(-0.2 * math.sqrt((x**2).sum() / d))
+        - math.exp(np.cos(2 * math.pi * x).sum() / d)
+        + 20
+        + math.e
+    )
+
+
+def rosenbrock_nd(p: Mapping[str, Any]) -> float:
+    x = _all(p)
+    return float((100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum())
+
+
 def levy(p: Mapping[str, Any]) -> float:
     x = _vec(p, 4)
     w = 1 + (x - 1) / 4
@@ -251,6 +272,14 @@ PROBLEMS: dict[str, Problem] = {
             styblinski_tang,
             -39.16617 * 4,
             "synthetic",
+        ),
+        # Many dimensions: where a GP is said to struggle, and where `auto` switches to TPE
+        # (above 24 model columns).
+        Problem(
+            "ackley20", _box([f"x{i}" for i in range(20)], -32.768, 32.768), ackley_nd, 0.0, "high"
+        ),
+        Problem(
+            "rosenbrock30", _box([f"x{i}" for i in range(30)], -5, 10), rosenbrock_nd, 0.0, "high"
         ),
         Problem("mixed_int_cat", MIXED_SPACE, mixed, 0.43233595, "mixed"),  # mixed_optimum()
         Problem("conditional", COND_SPACE, conditional, 0.0, "conditional"),
