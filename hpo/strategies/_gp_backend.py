@@ -26,7 +26,7 @@ N_LOCAL = 256
 N_POLISH = 5
 #: Beyond this many observations the hyperparameters are fitted on a subset (the best and a
 #: random rest), which keeps the O(n^3 d) fit bounded; the posterior still uses every point.
-MAX_FIT_POINTS = 200
+MAX_FIT_POINTS = 100
 #: Beyond this many the posterior, too, uses a subset: the best half and the most recent rest.
 MAX_POSTERIOR_POINTS = 600
 
