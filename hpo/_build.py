@@ -95,6 +95,19 @@ def plan_from_config(
     )
 
 
+def reseed(plan: SweepPlan, cfg: SweepConfig, seed: int) -> None:
+    """Give ``plan`` the seed of the recorded sweep it resumes: the strategy is the one part
+    that depends on it, so only it is built again (the config already validated it)."""
+    plan.seed = seed
+    plan.strategy = make_strategy(
+        cfg.strategy.name,
+        plan.strategy.space,
+        goal=cfg.metric.goal,
+        seed=seed,
+        options=cfg.strategy.options,
+    )
+
+
 def build_executor(cfg: SweepConfig, source: str, lines: Mapping[KeyPath, int]) -> Executor:
     try:
         return make_executor(cfg.executor.type, workers=cfg.workers, options=cfg.executor.options)

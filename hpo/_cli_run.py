@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
 import click
 
-from hpo._build import plan_from_config
+from hpo._build import plan_from_config, reseed
 from hpo._cli_common import (
     EXIT_INTERRUPTED,
     STORE_OPTION,
@@ -26,19 +27,39 @@ from hpo.reports._tables import fmt_value, trials_table
 from trackers import Store, SweepRecord, TrialState
 
 
+def _run_options(command: Callable[..., int]) -> Callable[..., int]:
+    """The options `hpo sweep` and `hpo resume` share: where and how many trials run, and
+    what is shown."""
+    for option in reversed(
+        [
+            STORE_OPTION,
+            click.option("--workers", type=click.IntRange(min=1), help="Trials run at once."),
+            click.option(
+                "--executor", type=click.Choice(get_args(ExecutorKind)), help="Where trials run."
+            ),
+            click.option(
+                "--address", help="Ray cluster address for --executor ray (e.g. auto, HOST:PORT)."
+            ),
+            click.option(
+                "--trials",
+                type=click.IntRange(min=1),
+                help="How many trials to run (when resuming: the new total).",
+            ),
+            click.option("--top", type=click.IntRange(min=0), default=10, show_default=True),
+            click.option("--no-progress", is_flag=True, help="No progress bar."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@STORE_OPTION
-@click.option("--workers", type=click.IntRange(min=1), help="Trials run at once.")
-@click.option("--executor", type=click.Choice(get_args(ExecutorKind)), help="Where trials run.")
-@click.option("--address", help="Ray cluster address for --executor ray (e.g. auto, HOST:PORT).")
-@click.option("--trials", type=click.IntRange(min=1), help="How many trials to run.")
+@_run_options
 @click.option("--seed", type=int, help="Seed for a repeatable search.")
 @click.option("--name", help="The sweep's name in the store (default: config name or file).")
 @click.option("--resume", "mode", flag_value="resume", help="Continue the sweep of that name.")
 @click.option("--new", "mode", flag_value="new", help="Start a new sweep even if one exists.")
-@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
 def sweep(
     config: Path,
     store: str | None,
@@ -72,8 +93,8 @@ def sweep(
         if existing is not None and mode == "resume":
             _check_same_search(existing, cfg, plan.strategy.space.to_json())
             # The recorded seed, so the strategy continues the same search.
-            cfg = cfg.model_copy(update={"seed": existing.seed})
-            plan = plan_from_config(cfg, source=str(config), lines=lines, base_dir=config.parent)
+            if existing.seed is not None:
+                reseed(plan, cfg, existing.seed)
             plan.name = existing.name
             return _run(st, plan, top, no_progress, resume=existing.id)
         plan.name = st.available_name(wanted)
@@ -82,13 +103,7 @@ def sweep(
 
 @click.command()
 @click.argument("sweep_ref", metavar="SWEEP")
-@STORE_OPTION
-@click.option("--workers", type=click.IntRange(min=1), help="Trials run at once.")
-@click.option("--executor", type=click.Choice(get_args(ExecutorKind)), help="Where trials run.")
-@click.option("--address", help="Ray cluster address for --executor ray.")
-@click.option("--trials", type=click.IntRange(min=1), help="A new trial budget (e.g. to extend).")
-@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_run_options
 def resume(
     sweep_ref: str,
     store: str | None,

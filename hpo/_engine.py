@@ -38,6 +38,16 @@ def trial_seed(sweep_seed: int, number: int) -> int:
     return (z ^ (z >> 31)) & 0x7FFFFFFF
 
 
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """What the engine keeps of a trial while it runs."""
+
+    task: TrialTask
+    started: float
+    rerun_of: int | None
+    attempt: int  # 1 for a first attempt, one more for each rerun
+
+
 class Progress(Protocol):
     """What the engine tells a progress display (the CLI's rich bar, or nothing)."""
 
@@ -91,14 +101,11 @@ class Engine:
         self._batch: WriteBatch | None = None
         self._env_id: int | None = None
         self._host = socket.gethostname()
-        self._live: dict[int, TrialTask] = {}
-        self._started: dict[int, float] = {}
+        self._live: dict[int, _Live] = {}
         self._results: list[TrialRecord] = []
         self._best: TrialRecord | None = None
         self._next = 0
         self._counted = 0  # launched trials that count against the budget
-        self._attempts: dict[int, int] = {}
-        self._rerun_of: dict[int, int | None] = {}
         self._reruns: deque[Rerun] = deque()
         self._driver = this_driver()
         self._beat = time.monotonic()
@@ -172,9 +179,11 @@ class Engine:
         """The next trial: a rerun owed, else the strategy's next suggestion."""
         number = self._next
         rerun_of: int | None = None
+        attempt = 1
         if self._reruns:
             rerun = self._reruns.popleft()
-            params, seed, budget, rerun_of = rerun.params, rerun.seed, rerun.budget, rerun.of
+            params, seed, budget = rerun.params, rerun.seed, rerun.budget
+            rerun_of, attempt = rerun.of, rerun.attempt
         else:
             suggestion = self.plan.strategy.ask()
             if suggestion is None:
@@ -183,8 +192,6 @@ class Engine:
             seed = trial_seed(self.plan.seed, number)
         self._next += 1
         self._counted += 1
-        self._attempts[number] = 1 if rerun_of is None else self._attempts.get(rerun_of, 1) + 1
-        self._rerun_of[number] = rerun_of
         task = TrialTask(
             number=number,
             params=params,
@@ -193,8 +200,8 @@ class Engine:
             timeout=self.plan.timeout,
             memory_limit=self.plan.memory_limit,
         )
-        self._live[number] = task
-        self._started[number] = now = time.time()
+        now = time.time()
+        self._live[number] = _Live(task, now, rerun_of, attempt)
         if self._batch is not None:
             self._batch.trial_started(
                 number,
@@ -215,9 +222,8 @@ class Engine:
 
     def _finished(self, event: Finished) -> None:
         plan = self.plan
-        task = self._live.pop(event.number)
-        self._started.pop(event.number, None)
-        rerun_of = self._rerun_of.pop(event.number, None)
+        live = self._live.pop(event.number)
+        task, rerun_of = live.task, live.rerun_of
         value = event.metrics.get(plan.metric) if event.state is TrialState.COMPLETED else None
         if value is not None and not math.isfinite(value):
             value = None
@@ -242,8 +248,10 @@ class Engine:
             rerun_of=rerun_of,
         )
         self._results.append(record)
-        if event.state in RETRYABLE and self._attempts[event.number] <= plan.retries:
-            self._reruns.append(Rerun(event.number, dict(task.params), task.seed, task.budget))
+        if event.state in RETRYABLE and live.attempt <= plan.retries:
+            self._reruns.append(
+                Rerun(event.number, dict(task.params), task.seed, task.budget, live.attempt + 1)
+            )
             self._counted -= 1  # the retry takes this trial's place in the budget
         elif event.state is TrialState.INTERRUPTED:
             self._counted -= 1
@@ -326,7 +334,6 @@ class Engine:
         self.sweep_id = sweep_id
         self._next = rebuilt.next_number
         self._counted = rebuilt.counted
-        self._attempts = rebuilt.attempts
         self._reruns = deque(rebuilt.reruns)
         self._results = list(history)
         self._best = best(history, plan.goal)
@@ -348,12 +355,12 @@ class Engine:
         sweep may run the same params again)."""
         self.plan.executor.shutdown(kill=True)
         now = time.time()
-        for number in list(self._live):
+        for number, live in list(self._live.items()):
             self._finished(
                 Finished(
                     number=number,
                     state=TrialState.INTERRUPTED,
-                    started_at=self._started.get(number, now),
+                    started_at=live.started,
                     ended_at=now,
                     error="the sweep was interrupted while this trial ran",
                 )

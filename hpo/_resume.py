@@ -21,12 +21,14 @@ RETRYABLE = frozenset({TrialState.FAILED, TrialState.TIMED_OUT})
 
 @dataclass(frozen=True, slots=True)
 class Rerun:
-    """A trial to run again: same params, seed and budget as ``of``."""
+    """A trial to run again: same params, seed and budget as ``of``; ``attempt`` is the
+    rerun's own attempt number (2 for the first rerun of a trial)."""
 
     of: int
     params: dict[str, Any]
     seed: int
     budget: float | None
+    attempt: int
 
 
 @dataclass
@@ -35,7 +37,6 @@ class Rebuilt:
 
     next_number: int = 0
     counted: int = 0  # trials that count against the budget
-    attempts: dict[int, int] = field(default_factory=dict)  # number -> 1 for a first attempt
     reruns: list[Rerun] = field(default_factory=list)
 
 
@@ -70,20 +71,24 @@ def rebuild(
     for t in ordered:
         if t.rerun_of is not None and t.state.is_finished:
             strategy.tell(observation(t))
-    rebuilt = Rebuilt(
-        next_number=(ordered[-1].number + 1) if ordered else 0,
-        attempts=attempts_of(ordered),
-    )
+    rebuilt = Rebuilt(next_number=(ordered[-1].number + 1) if ordered else 0)
+    attempts = attempts_of(ordered)
     covered = {t.rerun_of for t in ordered if t.rerun_of is not None}
     for t in ordered:
         if t.number in covered:
             continue  # a later attempt stands for this one
         owed = (t.state is TrialState.INTERRUPTED and rerun_interrupted) or (
-            t.state in RETRYABLE and rebuilt.attempts[t.number] <= retries
+            t.state in RETRYABLE and attempts[t.number] <= retries
         )
         if owed:
             rebuilt.reruns.append(
-                Rerun(of=t.number, params=dict(t.params), seed=t.seed or 0, budget=t.budget)
+                Rerun(
+                    of=t.number,
+                    params=dict(t.params),
+                    seed=t.seed or 0,
+                    budget=t.budget,
+                    attempt=attempts[t.number] + 1,
+                )
             )
         elif t.state.is_finished and t.state is not TrialState.INTERRUPTED:
             rebuilt.counted += 1
