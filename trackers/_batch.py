@@ -27,6 +27,12 @@ class WriteBatch:
     trial_ids: dict[int, int] = field(default_factory=dict)
     new_trials: list[dict[str, Any]] = field(default_factory=list)
     finished: list[dict[str, Any]] = field(default_factory=list)
+    #: paused trials running on (seq, number, budget) and paused trials pruned (seq, number,
+    #: reason). ``seq`` orders them with ``finished`` (whose rows carry "seq" too): a batch
+    #: kept after a failed write may hold several changes of one trial.
+    continued: list[tuple[int, int, float | None]] = field(default_factory=list)
+    pruned: list[tuple[int, int, str]] = field(default_factory=list)
+    seq: int = 0
     metrics: list[tuple[int, str, int | None, float, float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     #: (driver, time) to record as the sweep's heartbeat in this batch's transaction
@@ -34,12 +40,20 @@ class WriteBatch:
 
     def __bool__(self) -> bool:
         return bool(
-            self.new_trials or self.finished or self.metrics or self.events or self.heartbeat
+            self.new_trials
+            or self.finished
+            or self.continued
+            or self.pruned
+            or self.metrics
+            or self.events
+            or self.heartbeat
         )
 
     def clear(self) -> None:
         self.new_trials.clear()
         self.finished.clear()
+        self.continued.clear()
+        self.pruned.clear()
         self.metrics.clear()
         self.events.clear()
         self.heartbeat = None
@@ -87,7 +101,15 @@ class WriteBatch:
         ended_at: float,
         error: str | None = None,
         traceback: str | None = None,
+        step: int | None = None,
+        duration: float | None = None,
+        budget: float | None = None,
     ) -> None:
+        """A trial's run ended. ``state`` PAUSED keeps the trial open for a continuation;
+        ``duration`` defaults to ended - started (a continued trial passes the sum of its
+        runs); ``budget`` goes into the event, which is what rungs are rebuilt from."""
+        if duration is None and started_at is not None:
+            duration = max(0.0, ended_at - started_at)
         self.finished.append(
             {
                 "number": number,
@@ -96,12 +118,33 @@ class WriteBatch:
                 "metrics": _codec.metrics_to_json(metrics) if metrics else None,
                 "started_at": started_at,
                 "ended_at": ended_at,
-                "duration": None if started_at is None else max(0.0, ended_at - started_at),
+                "duration": duration,
                 "error": error,
                 "traceback": traceback,
+                "step": step,
+                "seq": self._next_seq(),
             }
         )
-        self.event(EventKind.TRIAL_FINISHED, number, {"state": state.value}, at=ended_at)
+        data: dict[str, Any] = {"state": state.value}
+        if budget is not None:
+            data["budget"] = budget
+            data["value"] = _codec.float_to_json(value) if value is not None else None
+        kind = EventKind.TRIAL_PAUSED if state is TrialState.PAUSED else EventKind.TRIAL_FINISHED
+        self.event(kind, number, data, at=ended_at)
+
+    def trial_continued(self, number: int, budget: float | None, at: float | None = None) -> None:
+        """Paused trial ``number`` runs on, up to ``budget``."""
+        self.continued.append((self._next_seq(), number, budget))
+        self.event(EventKind.TRIAL_CONTINUED, number, {"budget": budget}, at=at)
+
+    def trial_pruned(self, number: int, reason: str, at: float | None = None) -> None:
+        """Paused trial ``number`` will not run on: it ends pruned where it stopped."""
+        self.pruned.append((self._next_seq(), number, reason))
+        self.event(EventKind.TRIAL_PRUNED, number, {"reason": reason}, at=at)
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
     def metric(self, number: int, name: str, step: int | None, value: float, at: float) -> None:
         self.metrics.append((number, name, step, value, at))

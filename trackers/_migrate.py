@@ -22,7 +22,7 @@ from trackers._errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Schema version -> Alembic revision.
-REVISIONS = {1: "0001", 2: "0002"}
+REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
 
 
 def _script() -> tuple[Config, ScriptDirectory]:

@@ -18,7 +18,7 @@ from trackers import _codec
 from trackers import _schema as s
 from trackers._errors import NotFoundError
 from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecord
-from trackers._states import Goal, TrialState
+from trackers._states import EventKind, Goal, TrialState
 
 
 class StoreReads:
@@ -184,6 +184,48 @@ class StoreReads:
             ):
                 out.setdefault(name, []).append(
                     MetricPoint(step=step, value=_codec.join_float(value, kind), time=at)
+                )
+        return out
+
+    def sweep_series(self, sweep_id: int, name: str) -> dict[int, list[tuple[int, float]]]:
+        """Metric ``name`` as every trial of the sweep reported it with a step: trial number ->
+        [(step, value)] in report order. What early-stopping rules are rebuilt from."""
+        m, t = s.metrics, s.trials
+        out: dict[int, list[tuple[int, float]]] = {}
+        with self.session() as conn:
+            for number, step, value, kind in conn.execute(
+                select(t.c.number, m.c.step, m.c.value, m.c.kind)
+                .join(t, t.c.id == m.c.trial_id)
+                .where(t.c.sweep_id == sweep_id, m.c.name == name, m.c.step.is_not(None))
+                .order_by(m.c.id)
+            ):
+                out.setdefault(number, []).append((step, _codec.join_float(value, kind)))
+        return out
+
+    def legs(self, sweep_id: int) -> list[dict[str, Any]]:
+        """The ends of trials' runs that a multi-fidelity strategy decides on, oldest first:
+        ``{"trial", "state", "budget", "value"}`` from the event log (a paused or finished
+        run with a budget). What multi-fidelity strategies' rungs are rebuilt from."""
+        e = s.events
+        kinds = [EventKind.TRIAL_PAUSED.value, EventKind.TRIAL_FINISHED.value]
+        out: list[dict[str, Any]] = []
+        with self.session() as conn:
+            for number, data in conn.execute(
+                select(e.c.trial_number, e.c.data)
+                .where(e.c.sweep_id == sweep_id, e.c.kind.in_(kinds))
+                .order_by(e.c.id)
+            ):
+                d = _codec.loads(data) or {}
+                if "budget" not in d:
+                    continue
+                value = d.get("value")
+                out.append(
+                    {
+                        "trial": number,
+                        "state": TrialState(d["state"]),
+                        "budget": d["budget"],
+                        "value": None if value is None else float(value),
+                    }
                 )
         return out
 

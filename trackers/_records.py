@@ -93,6 +93,7 @@ class TrialRecord:
     error: str | None
     traceback: str | None = field(default=None, repr=False)
     rerun_of: int | None = None
+    step: int | None = None  # the last step it reported
 
     @classmethod
     def from_row(cls, row: Any) -> TrialRecord:
@@ -116,6 +117,7 @@ class TrialRecord:
             error=m["error"],
             traceback=m["traceback"],
             rerun_of=m["rerun_of"],
+            step=m["step"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +138,7 @@ class TrialRecord:
             "duration": self.duration,
             "error": self.error,
             "rerun_of": self.rerun_of,
+            "step": self.step,
         }
 
 

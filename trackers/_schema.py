@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 #: Bumped whenever a table changes; a store of another version is upgraded or refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -93,6 +93,8 @@ trials = Table(
     # A rerun (of an interrupted trial on resume, or a retry of a failed one) names the
     # number of the trial it repeats, with the same params and seed.
     Column("rerun_of", Integer),
+    # The last step the trial reported: where a pruned trial stopped.
+    Column("step", Integer),
     UniqueConstraint("sweep_id", "number", name="uq_trials_sweep_number"),
     # Ranking a sweep's completed trials by value is the hottest read: serve it by index.
     Index("ix_trials_sweep_state_value", "sweep_id", "state", "value"),

@@ -27,12 +27,17 @@ class Goal(str, enum.Enum):
 class TrialState(str, enum.Enum):
     """A trial's life: QUEUED -> RUNNING -> one of the finished states.
 
+    A multi-fidelity strategy may run a trial in several legs: a leg that reaches a budget
+    below the strategy's largest leaves the trial PAUSED until the strategy continues it
+    (RUNNING again, with a larger budget) or prunes it. PRUNED means it was stopped early, by
+    such a strategy or by an early-stopping rule; its value is the one it stopped at.
     INTERRUPTED means the driver stopped (Ctrl-C, or a crash found on resume) while the trial
     ran; it is not the trial's fault and a resumed sweep may run the same params again.
     """
 
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"
     COMPLETED = "completed"
     PRUNED = "pruned"
     FAILED = "failed"
@@ -41,7 +46,8 @@ class TrialState(str, enum.Enum):
 
     @property
     def is_finished(self) -> bool:
-        return self not in (TrialState.QUEUED, TrialState.RUNNING)
+        """True for the states a trial ends in (not queued, running or paused)."""
+        return self not in (TrialState.QUEUED, TrialState.RUNNING, TrialState.PAUSED)
 
 
 class SweepState(str, enum.Enum):
@@ -63,3 +69,7 @@ class EventKind(str, enum.Enum):
     SWEEP_FINISHED = "sweep_finished"
     TRIAL_STARTED = "trial_started"
     TRIAL_FINISHED = "trial_finished"
+    TRIAL_PAUSED = "trial_paused"  # a leg ended below the largest budget: data {budget, value}
+    TRIAL_CONTINUED = "trial_continued"  # a paused trial runs on: data {budget}
+    TRIAL_PRUNED = "trial_pruned"  # a paused trial will not run on: data {reason}
+    TRIAL_STOP_REQUESTED = "trial_stop_requested"  # data {step, value, rule}

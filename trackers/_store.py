@@ -41,6 +41,7 @@ _FINISH = (
         duration=bindparam("b_duration"),
         error=bindparam("b_error"),
         traceback=bindparam("b_traceback"),
+        step=bindparam("b_step"),
     )
 )
 _INSERT_TRIALS = insert(s.trials).returning(
@@ -59,6 +60,12 @@ class Store(StoreReads):
         attempt fails and is retried (default 30)."""
         url = resolve_url(location)
         self.url = url.render_as_string(hide_password=True)
+        database = url.database if url.get_backend_name() == "sqlite" else None
+        self._file = (
+            os.path.abspath(database)
+            if database and database != ":memory:" and not database.startswith("file:")
+            else None
+        )
         self._engine = make_engine(url)
         if busy_timeout is not None and url.get_backend_name() == "sqlite":
             ms = int(busy_timeout * 1000)
@@ -71,6 +78,11 @@ class Store(StoreReads):
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+    def database_file(self) -> str | None:
+        """The absolute path of a SQLite store's file, beside which hpo keeps what belongs
+        with the store (trial checkpoints); None for a database server or an in-memory store."""
+        return self._file
 
     def close(self) -> None:
         self._engine.dispose()
@@ -322,6 +334,21 @@ class Store(StoreReads):
                 if param_rows:
                     conn.execute(insert(s.params), param_rows)
                 fresh.update(new_ids)
+            referenced = {m[0] for m in batch.metrics}
+            referenced.update(f["number"] for f in batch.finished)
+            referenced.update(c[1] for c in batch.continued)
+            referenced.update(p[1] for p in batch.pruned)
+            missing = [n for n in referenced if n not in ids]
+            if missing:  # paused trials of an earlier run of the sweep (a resume)
+                t = s.trials.c
+                fresh.update(
+                    (n, i)
+                    for i, n in conn.execute(
+                        select(t.id, t.number).where(
+                            t.sweep_id == batch.sweep_id, t.number.in_(missing)
+                        )
+                    )
+                )
             if batch.metrics:
                 rows_m = []
                 for number, name, step, value, at in batch.metrics:
@@ -337,15 +364,10 @@ class Store(StoreReads):
                         }
                     )
                 conn.execute(insert(s.metrics), rows_m)
-            if batch.finished:
-                conn.execute(
-                    _FINISH,
-                    [
-                        {f"b_{k}": v for k, v in f.items() if k != "number"}
-                        | {"b_id": ids[f["number"]]}
-                        for f in batch.finished
-                    ],
-                )
+            if batch.continued or batch.pruned:
+                self._apply_in_order(conn, batch, ids)
+            elif batch.finished:
+                conn.execute(_FINISH, [_finish_row(f, ids) for f in batch.finished])
             if batch.events:
                 conn.execute(insert(s.events), batch.events)
             if batch.heartbeat is not None:
@@ -356,10 +378,46 @@ class Store(StoreReads):
                     .values(heartbeat_at=at, driver=driver)
                 )
         batch.trial_ids.update(fresh)
-        # A finished trial writes no more rows: forget its id, so the map holds live trials only.
+        # A finished trial writes no more rows: forget its id, so the map holds live trials
+        # only. A paused one may run on: keep it, unless pruned later in this batch.
+        paused = TrialState.PAUSED.value
         for f in batch.finished:
-            batch.trial_ids.pop(f["number"], None)
+            if f["state"] != paused:
+                batch.trial_ids.pop(f["number"], None)
+        for _, number, _ in batch.pruned:
+            batch.trial_ids.pop(number, None)
         batch.clear()
+
+    @staticmethod
+    def _apply_in_order(conn: Connection, batch: WriteBatch, ids: Mapping[int, int]) -> None:
+        """Finishes, continuations and prunes of trials, in the order they happened."""
+        t = s.trials.c
+        ops: list[tuple[int, str, Any]] = [(f["seq"], "finish", f) for f in batch.finished]
+        ops += [(seq, "continue", (n, b)) for seq, n, b in batch.continued]
+        ops += [(seq, "prune", (n, r)) for seq, n, r in batch.pruned]
+        for _, kind, payload in sorted(ops, key=lambda op: op[0]):
+            if kind == "finish":
+                conn.execute(_FINISH, [_finish_row(payload, ids)])
+            elif kind == "continue":
+                number, budget = payload
+                conn.execute(
+                    update(s.trials)
+                    .where(t.id == ids[number])
+                    .values(state=TrialState.RUNNING.value, budget=budget, ended_at=None)
+                )
+            else:
+                number, reason = payload
+                conn.execute(
+                    update(s.trials)
+                    .where(t.id == ids[number], t.state == TrialState.PAUSED.value)
+                    .values(state=TrialState.PRUNED.value, error=reason)
+                )
+
+
+def _finish_row(f: Mapping[str, Any], ids: Mapping[int, int]) -> dict[str, Any]:
+    row = {f"b_{k}": v for k, v in f.items() if k not in ("number", "seq")}
+    row["b_id"] = ids[f["number"]]
+    return row
 
 
 def _numeric(value: Any) -> float | None:
