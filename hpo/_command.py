@@ -5,12 +5,19 @@ literal argument -- in a session of its own, so that on a timeout the whole proc
 (the command and anything it started) can be killed. It reports metrics through the protocol
 in ``hpo._protocol`` (docs/protocol.md); its stdout and stderr are captured, and only their
 tails are kept, for the final-line fallback and for the record of a failure.
+
+Early stopping: when the sweep asks the trial to stop (the stop registry of ``hpo._trial``),
+the watch loop creates the file named by ``$HPO_STOP_FILE``; a command that has not exited
+``stop_grace`` seconds later is killed, and the trial ends with the metrics it last reported.
+The trial's checkpoint directory, when it has one, is created and exported as
+``$HPO_CHECKPOINT_DIR``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import selectors
@@ -29,24 +36,29 @@ from hpo._errors import ObjectiveError
 from hpo._objective import Objective, TrialFailure, TrialTimeout, normalise_result
 from hpo._protocol import (
     BUDGET_ENV,
+    CHECKPOINT_DIR_ENV,
     PARAMS_ENV,
     REPORT_FILE_ENV,
     SEED_ENV,
+    STOP_FILE_ENV,
     TRIAL_NUMBER_ENV,
     ProtocolError,
     ReportLine,
     ReportReader,
     parse_report,
 )
+from hpo._trial import stop_requested
 from hpo.executors._base import Report, TrialTask
 
-__all__ = ["CommandObjective", "set_child_hook"]
+__all__ = ["DEFAULT_STOP_GRACE_S", "CommandObjective", "set_child_hook"]
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.\-]*)\}")
 _PLAIN = re.compile(r"[\w@%+=:,./{}\-]+")
 _POLL_S = 0.03  # how often the report file is read while the command runs
 _TAIL_BYTES = 64 * 1024
 _TAIL_LINES = 50
+#: seconds a command asked to stop early may take to exit before it is killed
+DEFAULT_STOP_GRACE_S = 10.0
 _NO_METRICS = (
     "command reported no metrics: write JSON lines to $HPO_REPORT_FILE "
     "or print the result as the last line"
@@ -109,6 +121,8 @@ class CommandObjective(Objective):
     no placeholder at all gets ``--name=value`` appended for every param of the trial.
     ``cwd`` is where it runs (default: the current directory); ``env`` adds variables.
     ``task.timeout`` is enforced here: the command's process group is killed when it expires.
+    ``stop_grace``: seconds a command asked to stop early (``$HPO_STOP_FILE`` created) may take
+    to exit before its process group is killed; the trial then keeps its last reported metrics.
     """
 
     handles_timeout: ClassVar[bool] = True
@@ -119,7 +133,21 @@ class CommandObjective(Objective):
         metric: str,
         cwd: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        stop_grace: float = DEFAULT_STOP_GRACE_S,
     ) -> None:
+        if (
+            isinstance(stop_grace, bool)
+            or not isinstance(stop_grace, Real)
+            or not math.isfinite(stop_grace)
+            or stop_grace < 0
+        ):
+            raise ObjectiveError(
+                f"stop_grace must be a number of seconds >= 0, got {stop_grace!r}; it is how "
+                f"long a command asked to stop early may take to exit (default "
+                f"{DEFAULT_STOP_GRACE_S:g})"
+            )
+        self.stop_grace = float(stop_grace)
         try:
             tokens = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv]
         except ValueError as exc:  # unbalanced quotes
@@ -196,22 +224,42 @@ class CommandObjective(Objective):
 
     def run(self, task: TrialTask, emit: Callable[[Report], None]) -> dict[str, float]:
         argv = self.command_line(task.params)
-        fd, report_path = tempfile.mkstemp(prefix=f"hpo-trial-{task.number}-", suffix=".jsonl")
-        os.close(fd)
         env = {**os.environ, **self.env}
-        env[REPORT_FILE_ENV] = report_path
         env[TRIAL_NUMBER_ENV] = str(task.number)
         env[SEED_ENV] = str(task.seed)
         env[PARAMS_ENV] = json.dumps(dict(task.params), default=_json_default)
+        # one inherited from an enclosing trial would mislead: set each, or remove it
         if task.budget is not None:
             env[BUDGET_ENV] = format_value(task.budget)
         else:
-            env.pop(BUDGET_ENV, None)  # one inherited from an enclosing trial would mislead
+            env.pop(BUDGET_ENV, None)
+        if task.checkpoint_dir is not None:
+            env[CHECKPOINT_DIR_ENV] = _checkpoint_dir(task.checkpoint_dir)
+        else:
+            env.pop(CHECKPOINT_DIR_ENV, None)
+        # the report file and the stop file of this run, in a folder of its own
+        folder = tempfile.mkdtemp(prefix=f"hpo-trial-{task.number}-")
         try:
-            return _Run(self, argv, env, report_path, task, emit).execute()
+            report_path = os.path.join(folder, "reports.jsonl")
+            open(report_path, "xb").close()  # the protocol promises it exists
+            env[REPORT_FILE_ENV] = report_path
+            env[STOP_FILE_ENV] = os.path.join(folder, "stop")
+            return _Run(self, argv, env, task, emit).execute()
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(report_path)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _checkpoint_dir(path: str) -> str:
+    """``path`` made absolute (the command runs in its own ``cwd``) and created."""
+    absolute = os.path.abspath(path)
+    try:
+        os.makedirs(absolute, exist_ok=True)
+    except OSError as exc:
+        raise TrialFailure(
+            f"the trial's checkpoint directory {absolute} could not be created: "
+            f"{exc.strerror or exc}"
+        ) from None
+    return absolute
 
 
 class _Run:
@@ -222,7 +270,6 @@ class _Run:
         objective: CommandObjective,
         argv: list[str],
         env: dict[str, str],
-        report_path: str,
         task: TrialTask,
         emit: Callable[[Report], None],
     ) -> None:
@@ -231,10 +278,12 @@ class _Run:
         self.env = env
         self.task = task
         self.emit = emit
-        self.reader = ReportReader(report_path)
+        self.reader = ReportReader(env[REPORT_FILE_ENV])
         self.latest: dict[str, float] = {}
         self.stdout = _Tail()
         self.stderr = _Tail()
+        self.stop_by: float | None = None  # time.monotonic() the command must be gone by
+        self.killed_after_stop = False
 
     def execute(self) -> dict[str, float]:
         try:
@@ -263,6 +312,8 @@ class _Run:
                 if stream is not None:
                     stream.close()
             self.reader.close()
+        if self.killed_after_stop:
+            return self._stopped_result()
         return self._result(proc.returncode)
 
     def _watch(self, proc: subprocess.Popen[bytes]) -> None:
@@ -287,11 +338,41 @@ class _Run:
                 if deadline is not None and time.monotonic() >= deadline:
                     _kill_group(proc.pid)
                     raise TrialTimeout(f"trial exceeded its timeout of {float(timeout)} s")  # type: ignore[arg-type]
+                if self._stop_overdue():
+                    _kill_group(proc.pid)
+                    self.killed_after_stop = True
+                    break
             # what the command wrote just before it exited; don't wait on pipes that a
             # background grandchild may hold open
             for key in list(selector.get_map().values()):
                 self._read_pipe(selector, key)
-        self._read_reports(final=True)
+        # a command killed after a stop may have left half a line: not a protocol error
+        self._read_reports(final=not self.killed_after_stop)
+
+    def _stop_overdue(self) -> bool:
+        """Create the stop file once the trial is asked to stop; True when the command has
+        had its ``stop_grace`` since then and is still running."""
+        if self.stop_by is None:
+            if not stop_requested(self.task.number):
+                return False
+            with contextlib.suppress(FileExistsError):
+                open(self.env[STOP_FILE_ENV], "xb").close()
+            self.stop_by = time.monotonic() + self.objective.stop_grace
+        return time.monotonic() >= self.stop_by
+
+    def _stopped_result(self) -> dict[str, float]:
+        """The result of a command killed for not exiting once asked to stop: what it last
+        reported, as the value the sweep keeps for a trial stopped early."""
+        metric = self.objective.metric
+        if metric not in self.latest:
+            detail = "\n".join(self.stderr.lines(_TAIL_LINES)) or None
+            raise TrialFailure(
+                f"command was asked to stop early and was killed after stop_grace "
+                f"({self.objective.stop_grace:g} s) without having reported {metric!r}; report "
+                f"it as training goes, or exit when $HPO_STOP_FILE appears",
+                detail,
+            )
+        return normalise_result(dict(self.latest), metric, who="command reported")
 
     def _read_pipe(self, selector: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
         try:

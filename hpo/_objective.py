@@ -302,7 +302,7 @@ class CallableObjective(Objective):
         mode = self._mode
         if mode is None:  # check() was not called: decide from the first trial's params
             mode = self._mode = self._decide(task.params.keys())
-        trial = Trial(task.number, task.params, task.seed, task.budget, emit)
+        trial = Trial.from_task(task, emit)
         token = _current.set(trial)
         try:
             if mode is _Call.KWARGS:

@@ -22,9 +22,11 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "BUDGET_ENV",
+    "CHECKPOINT_DIR_ENV",
     "PARAMS_ENV",
     "REPORT_FILE_ENV",
     "SEED_ENV",
+    "STOP_FILE_ENV",
     "TRIAL_NUMBER_ENV",
     "ProtocolError",
     "ReportLine",
@@ -40,6 +42,10 @@ TRIAL_NUMBER_ENV = "HPO_TRIAL_NUMBER"
 SEED_ENV = "HPO_TRIAL_SEED"
 BUDGET_ENV = "HPO_TRIAL_BUDGET"
 PARAMS_ENV = "HPO_PARAMS"
+#: hpo creates this file when the trial should stop early; the command checks for it.
+STOP_FILE_ENV = "HPO_STOP_FILE"
+#: a directory kept across the trial's runs, for checkpoints (see ``Trial.checkpoint_dir``)
+CHECKPOINT_DIR_ENV = "HPO_CHECKPOINT_DIR"
 
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
 _NON_FINITE.update({"infinity": math.inf, "+infinity": math.inf, "-infinity": -math.inf})

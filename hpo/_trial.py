@@ -10,20 +10,49 @@ nothing but warn once, so a training script still runs on its own.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hpo._protocol import REPORT_FILE_ENV, check_report, write_report
+from hpo._protocol import REPORT_FILE_ENV, STOP_FILE_ENV, check_report, write_report
 from hpo.executors._base import Report, TrialTask
 
-__all__ = ["Trial", "current_trial", "report"]
+__all__ = [
+    "Trial",
+    "clear_stop",
+    "current_trial",
+    "report",
+    "request_stop",
+    "should_stop",
+    "stop_requested",
+]
 
 _current: ContextVar[Trial | None] = ContextVar("hpo_current_trial", default=None)
 _warned_outside = False
+# Numbers of trials in this process asked to stop early. Set by whoever delivers the request
+# (the engine for inline trials, a worker's reader thread, a Ray actor's second thread) and
+# read by the objective's thread: a set of ints under the GIL needs no lock for that.
+_stop_requests: set[int] = set()
+
+
+def request_stop(number: int) -> None:
+    """Ask trial ``number``, running in this process, to stop early."""
+    _stop_requests.add(number)
+
+
+def clear_stop(number: int) -> None:
+    """Forget a stop request: called when trial ``number`` starts (again) and when it ends."""
+    _stop_requests.discard(number)
+
+
+def stop_requested(number: int) -> bool:
+    """True when trial ``number`` has been asked to stop early."""
+    return number in _stop_requests
 
 
 class Trial:
@@ -33,7 +62,7 @@ class Trial:
     Created by the executor for each trial; an objective never builds one itself.
     """
 
-    __slots__ = ("_budget", "_emit", "_number", "_params", "_seed", "_stop")
+    __slots__ = ("_budget", "_checkpoint_dir", "_emit", "_number", "_params", "_seed", "_stop")
 
     def __init__(
         self,
@@ -42,6 +71,7 @@ class Trial:
         seed: int,
         budget: float | None = None,
         emit: Callable[[Report], None] | None = None,
+        checkpoint_dir: str | None = None,
     ) -> None:
         self._number = number
         self._params = MappingProxyType(dict(params))
@@ -49,11 +79,12 @@ class Trial:
         self._budget = budget
         self._emit = emit
         self._stop = False
+        self._checkpoint_dir = checkpoint_dir
 
     @classmethod
     def from_task(cls, task: TrialTask, emit: Callable[[Report], None] | None = None) -> Trial:
         """The handle for ``task``, whose reports go to ``emit``."""
-        return cls(task.number, task.params, task.seed, task.budget, emit)
+        return cls(task.number, task.params, task.seed, task.budget, emit, task.checkpoint_dir)
 
     @property
     def number(self) -> int:
@@ -75,6 +106,18 @@ class Trial:
         """The resource a multi-fidelity strategy gives this trial (epochs, samples...), or None."""
         return self._budget
 
+    @property
+    def checkpoint_dir(self) -> Path:
+        """A directory that belongs to this trial and outlives each of its runs (created on
+        first use). A multi-fidelity strategy may run a trial again with a larger budget: an
+        objective that saves its state here and loads it at start continues where it stopped
+        instead of training from scratch. Outside a sweep it is a fresh temporary directory."""
+        if self._checkpoint_dir is None:
+            self._checkpoint_dir = tempfile.mkdtemp(prefix=f"hpo-trial-{self._number}-")
+        path = Path(self._checkpoint_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def report(self, step: int | None = None, **metrics: float) -> None:
         """Record intermediate metrics, e.g. ``trial.report(step=epoch, val_loss=0.3)``.
 
@@ -89,7 +132,7 @@ class Trial:
         """True once the sweep has asked this trial to stop early (e.g. a multi-fidelity
         strategy pruned it). A cooperative objective checks it after each report and returns
         its current metrics."""
-        return self._stop
+        return self._stop or self._number in _stop_requests
 
     def _request_stop(self) -> None:
         # Set by the executor; a plain flag because the objective polls it from its own thread.
@@ -126,3 +169,16 @@ def report(step: int | None = None, **metrics: float) -> None:
         warnings.warn(
             "hpo.report() called outside a trial; nothing recorded", UserWarning, stacklevel=2
         )
+
+
+def should_stop() -> bool:
+    """True once the sweep has asked the current trial to stop early.
+
+    Inside a trial this is ``trial.should_stop()``. In a program started as a command objective
+    it is True once hpo has created the file named by ``$HPO_STOP_FILE``. Anywhere else False.
+    """
+    trial = _current.get()
+    if trial is not None:
+        return trial.should_stop()
+    path = os.environ.get(STOP_FILE_ENV)
+    return bool(path) and os.path.exists(path)

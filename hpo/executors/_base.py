@@ -10,7 +10,7 @@ a ``Finished`` with a failed state and the reason; it never raises out of ``poll
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ class TrialTask:
     budget: float | None = None
     timeout: float | None = None  # seconds of wall time; None for no limit
     memory_limit: int | None = None  # bytes the trial may allocate; None for no limit
+    checkpoint_dir: str | None = None  # kept across a trial's runs: promotions continue from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ class Executor(ABC):
 
     #: how many trials may run at once
     capacity: int = 1
+    #: Called with each :class:`Report` *while the trial runs*, by executors that run trials
+    #: inside ``poll`` (inline): their reports would otherwise arrive only after the trial
+    #: ended, too late to stop it early. Such an executor then leaves reports out of ``poll``.
+    listener: Callable[[Report], None] | None = None
 
     @abstractmethod
     def start(self, objective: Any) -> None:
@@ -80,6 +85,15 @@ class Executor(ABC):
 
     def free_slots(self) -> int:
         return self.capacity - self.running()
+
+    def stop(self, number: int) -> None:
+        """Ask running trial ``number`` to stop early: its ``Trial.should_stop()`` (or, for a
+        command, the stop file of the protocol) turns True, and it ends when its objective next
+        looks. The default sets the flag in this process, which is where inline trials run;
+        a trial that already ended is ignored."""
+        from hpo._trial import request_stop
+
+        request_stop(number)
 
     @abstractmethod
     def shutdown(self, *, kill: bool = False) -> list[int]:

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from hpo._objective import Objective, TrialFailure, TrialTimeout
+from hpo._trial import clear_stop
 from hpo.executors._base import Event, Executor, Finished, Report, TrialTask
 from trackers._states import TrialState
 
@@ -57,12 +58,23 @@ def _one_line(exc: BaseException) -> str:
     return f"{name}: {first}" + (" ..." if rest else "")
 
 
-def run_trial(objective: Objective, task: TrialTask, emit: Callable[[Report], None]) -> Finished:
+def run_trial(
+    objective: Objective,
+    task: TrialTask,
+    emit: Callable[[Report], None],
+    *,
+    clear_stop_first: bool = True,
+) -> Finished:
     """Run one trial of ``objective`` here and now; every outcome becomes a ``Finished``.
 
     Only ``KeyboardInterrupt`` escapes: the user wants the sweep to stop, not a failed trial.
+    ``clear_stop_first=False`` keeps a stop request made before the trial started: for a
+    worker or actor that accepts requests only for the run they are meant for, where one that
+    arrives as the trial starts must not be lost.
     """
     seed_globals(task.seed)
+    if clear_stop_first:  # a request to an earlier run of this trial is not for this one
+        clear_stop(task.number)
     started = time.time()
     try:
         metrics = objective.run(task, emit)
@@ -83,6 +95,8 @@ def run_trial(objective: Objective, task: TrialTask, emit: Callable[[Report], No
         return Finished(
             task.number, _FAILED, started, ended, {}, _one_line(exc), _user_traceback(exc)
         )
+    finally:
+        clear_stop(task.number)
     return Finished(task.number, _COMPLETED, started, time.time(), metrics)
 
 
@@ -115,7 +129,9 @@ class InlineExecutor(Executor):
         task = self._task
         if task is None:
             return []
-        finished = run_trial(self._objective, task, self._emit)  # type: ignore[arg-type]
+        # With a listener, reports reach the engine while the trial runs, so it can stop it.
+        emit = self.listener or self._emit
+        finished = run_trial(self._objective, task, emit)  # type: ignore[arg-type]
         # cleared only now: after a KeyboardInterrupt the trial still counts as running, so
         # shutdown(kill=True) reports it
         self._task = None

@@ -9,6 +9,9 @@ message, a worker's death or the nearest trial deadline.
 A trial that crashes its worker (``os._exit``, a segfault, an external ``kill -9``) or outlives
 its timeout (the driver kills the worker's process group) comes back as a failed or timed-out
 ``Finished``; the worker is replaced by a fresh one, started without waiting for it.
+
+``stop(number)`` asks a running trial to stop early: a message to its worker, whose reader
+thread sets the flag that ``Trial.should_stop()`` (and a command's stop file) reflects.
 """
 
 from __future__ import annotations
@@ -211,9 +214,9 @@ class LocalExecutor(Executor):
         if not self._idle:
             raise RuntimeError("LocalExecutor.submit() called with no free slot")
         params = task.params if type(task.params) is dict else dict(task.params)
-        data = pickle.dumps(
-            (task.number, params, task.seed, task.budget, task.timeout, task.memory_limit), 5
-        )
+        # TrialTask's fields in order: the worker rebuilds it with TrialTask(*message)
+        fields = (task.number, params, task.seed, task.budget, task.timeout, task.memory_limit)
+        data = pickle.dumps((*fields, task.checkpoint_dir), 5)
         worker = self._idle.pop()
         try:
             worker.conn.send_bytes(data)
@@ -228,6 +231,16 @@ class LocalExecutor(Executor):
         if task.timeout is not None and worker.ready:
             worker.deadline = time.monotonic() + task.timeout + self._grace
         self._busy.append(worker)
+
+    def stop(self, number: int) -> None:
+        """Ask running trial ``number`` to stop early: a message to the worker running it,
+        whose reader thread sets the trial's stop flag. Ignored when no worker runs it."""
+        for worker in self._busy:
+            if worker.task is not None and worker.task.number == number:
+                # a bare int is a stop request in the worker's protocol (see _worker.py)
+                with contextlib.suppress(OSError):  # it died: poll() reports that
+                    worker.conn.send_bytes(pickle.dumps(int(number), 5))
+                return
 
     def running(self) -> int:
         return len(self._busy)

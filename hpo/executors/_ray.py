@@ -76,7 +76,7 @@ class ResourcesPerTrial:
 class _Slot:
     """One actor and the trial it runs."""
 
-    __slots__ = ("actor", "deadline", "pid", "ready", "ready_ref", "ref", "since", "task")
+    __slots__ = ("actor", "deadline", "pid", "ready", "ready_ref", "ref", "run_id", "since", "task")
 
     def __init__(self, actor: Any) -> None:
         self.actor = actor
@@ -85,6 +85,7 @@ class _Slot:
         self.pid: int | None = None
         self.task: TrialTask | None = None
         self.ref: Any = None  # the running trial's result
+        self.run_id = 0  # names the running trial's call, for a stop request to find it
         self.since = 0.0  # time.time() the trial was submitted
         self.deadline: float | None = None  # time.monotonic(); set once the actor is ready
 
@@ -160,6 +161,7 @@ class RayExecutor(Executor):
         self._got: dict[int, int] = {}  # trial number -> reports received, in order
         self._early: dict[tuple[int, int], tuple[Any, ...]] = {}  # (number, seq) -> report
         self._held: list[tuple[_Slot, Finished]] = []  # results waiting for their reports
+        self._runs = 0  # run calls made: each gets the next number as its id
         self._closed = False
 
     # -- life cycle --------------------------------------------------------------------------
@@ -339,8 +341,12 @@ class RayExecutor(Executor):
 
     def _send(self, slot: _Slot, task: TrialTask) -> None:
         params = task.params if type(task.params) is dict else dict(task.params)
-        slot.task = task
-        slot.ref = slot.actor.run.remote(task.number, params, task.seed, task.budget, task.timeout)
+        self._runs += 1
+        slot.task, slot.run_id = task, self._runs
+        slot.ref = slot.actor.run.remote(
+            slot.run_id, task.number, params, task.seed, task.budget, task.timeout,
+            task.checkpoint_dir,
+        )  # fmt: skip
         slot.deadline = None
         if task.timeout is not None and slot.ready:
             slot.deadline = time.monotonic() + task.timeout + self._grace
@@ -353,14 +359,15 @@ class RayExecutor(Executor):
     def free_slots(self) -> int:
         return len(self._idle)
 
-    def stop_trial(self, number: int) -> bool:
-        """Ask running trial ``number`` to stop early: its ``Trial.should_stop()`` turns True
-        (seen by the objective after its first report). False if it is not running."""
+    def stop(self, number: int) -> None:
+        """Ask running trial ``number`` to stop early: its actor sets the trial's stop flag
+        (``Trial.should_stop()``, a command's stop file). Ignored when it is not running."""
         for slot in self._busy.values():
             if slot.task is not None and slot.task.number == number:
-                slot.actor.stop.remote(number)
-                return True
-        return False
+                # by run id: a request that reaches the actor before the call it names has
+                # started waits for it; one for a call that has ended is dropped
+                slot.actor.stop.remote(slot.run_id)
+                return
 
     def poll(self, timeout: float | None = None) -> list[Event]:
         if not self._busy and not self._held:

@@ -6,7 +6,9 @@ Imported only by :mod:`hpo.executors._ray`, after Ray itself: ``import hpo`` nev
   per ``run`` call with the same :func:`~hpo.executors._inline.run_trial` as every other
   executor, so a trial's outcome means the same wherever it ran. It is a threaded actor
   (``max_concurrency=2``): while ``run`` holds one thread, ``stop`` and ``kill_children`` can
-  reach the running trial from the other.
+  reach the running trial from the other. ``stop`` sets the stop registry of ``hpo._trial``,
+  as a local worker's reader thread does, so ``Trial.should_stop()`` and a command's stop
+  file behave the same on every executor.
 - :class:`Mailbox` carries intermediate reports from actors to the driver while trials run.
   Actors ``put`` into it (fire and forget); the driver keeps one ``take`` call outstanding and
   waits on it together with the trials' results, so a report wakes the driver at once and a
@@ -64,17 +66,20 @@ class TrialActor:
             if entry not in sys.path and (entry == "" or os.path.isdir(entry)):
                 sys.path.insert(0, entry)
         self._mailbox = mailbox
+        # Stop requests name a run call, not a trial number: a request may overtake the call
+        # it names (threaded actor), and must not reach a later run of the same trial.
         self._lock = threading.Lock()
         self._number: int | None = None  # the running trial
-        self._trial: Any = None  # its hpo.Trial, once its first report revealed it
-        self._stop_requested = False
+        self._run_id: int | None = None  # its call
+        self._last_run_id = 0  # the latest call that has started; ids only grow
+        self._early_stops: set[int] = set()  # calls asked to stop before they started
         self._child_pgid: int | None = None
         self._broken: str | None = None
         try:
             import cloudpickle
 
             from hpo._command import set_child_hook
-            from hpo._trial import _current
+            from hpo._trial import clear_stop, request_stop
             from hpo.executors._base import TrialTask
             from hpo.executors._inline import run_trial
 
@@ -82,7 +87,8 @@ class TrialActor:
         except BaseException as exc:  # reported by ready(): the driver raises ObjectiveError
             self._broken = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
             return
-        self._current = _current
+        self._request_stop = request_stop
+        self._clear_stop = clear_stop
         self._task_type = TrialTask
         self._run_trial = run_trial
         # A command's child runs in a session of its own, beyond this worker's reach when Ray
@@ -97,7 +103,14 @@ class TrialActor:
         return self._broken, os.getpid()
 
     def run(
-        self, number: int, params: dict[str, Any], seed: int, budget: Any, timeout: Any
+        self,
+        run_id: int,
+        number: int,
+        params: dict[str, Any],
+        seed: int,
+        budget: Any,
+        timeout: Any,
+        checkpoint_dir: str | None,
     ) -> Result:
         """Run one trial to its end; every outcome is a result, never an exception."""
         if self._broken is not None:
@@ -106,31 +119,29 @@ class TrialActor:
                     tb, 0)  # fmt: skip
         puts: list[Any] = []
         put = self._mailbox.put.remote
-        current = self._current
 
         def emit(report: Any) -> None:
-            if self._trial is None:
-                # emit runs inside the objective's call: the current trial is the handle a
-                # stop request must reach (None for a command, which has no handle)
-                trial = current.get()
-                with self._lock:
-                    self._trial = trial
-                    if trial is not None and self._stop_requested:
-                        trial._request_stop()
             # the sequence number puts reports back in order: calls to the (async) mailbox
             # may run out of order
             item = (report.number, len(puts), report.step, dict(report.metrics), report.time)
             puts.append(put(item))
 
         with self._lock:
-            self._number, self._trial, self._stop_requested = number, None, False
+            self._number, self._run_id, self._last_run_id = number, run_id, run_id
             self._child_pgid = None
+            if run_id in self._early_stops:
+                self._early_stops.discard(run_id)
+                self._request_stop(number)
         try:
-            task = self._task_type(number, params, seed, budget, timeout)
-            f = self._run_trial(self._objective, task, emit)
+            task = self._task_type(
+                number, params, seed, budget, timeout, checkpoint_dir=checkpoint_dir
+            )
+            # stop requests are accepted for this call only (stop()): one made already stays
+            f = self._run_trial(self._objective, task, emit, clear_stop_first=False)
         finally:
             with self._lock:
-                self._number, self._trial = None, None
+                self._number = self._run_id = None
+                self._clear_stop(number)
         if puts:
             # The driver holds a trial's Finished until all its reports are in: make sure
             # they are in the mailbox before the result can be seen.
@@ -139,16 +150,18 @@ class TrialActor:
         return (f.number, f.state.value, f.started_at, f.ended_at, dict(f.metrics), f.error,
                 f.traceback, len(puts))  # fmt: skip
 
-    def stop(self, number: int) -> bool:
-        """Ask trial ``number`` to stop early (``Trial.should_stop()``); False if it is not
-        running here. The objective sees the request once it has reported at least once."""
+    def stop(self, run_id: int) -> bool:
+        """Ask the trial of call ``run_id`` to stop early (``Trial.should_stop()``, a
+        command's stop file). A call not yet started gets the request when it starts; False
+        when the call has ended already."""
         with self._lock:
-            if self._number != number:
-                return False
-            self._stop_requested = True
-            if self._trial is not None:
-                self._trial._request_stop()
-            return True
+            if run_id == self._run_id:
+                self._request_stop(self._number)
+                return True
+            if run_id > self._last_run_id:
+                self._early_stops.add(run_id)
+                return True
+            return False
 
     def kill_children(self) -> None:
         """Kill the running command's process group (before the driver kills this actor)."""

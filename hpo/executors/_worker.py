@@ -2,9 +2,16 @@
 
 The driver and a worker talk over one duplex pipe in small pickled tuples (protocol 5):
 
-- driver -> worker: ``(number, params, seed, budget, timeout, memory_limit)`` for a trial,
-  ``None`` to exit
-- worker -> driver: the tuples built by the ``TAG_*`` constants below
+- driver -> worker: a tuple of :class:`~hpo.executors._base.TrialTask`'s fields in order
+  (``number, params, seed, budget, timeout, memory_limit, checkpoint_dir``) for a trial; an
+  ``int``, the number of the running trial, to ask it to stop early; ``None`` to exit
+- worker -> driver: the tuples tagged by :class:`Tag` below
+
+The worker's main thread runs the trial, so a reader thread takes every message off the pipe:
+tasks go to the main loop through a queue, stop requests straight to the trial (the stop
+registry of ``hpo._trial``, which ``Trial.should_stop()`` and a command's watch loop read).
+The pipe is used from both threads at once, one receiving and the others sending (under a
+lock): a socket pair carries both directions independently.
 
 Everything here runs in the worker; the driver imports only the tags.
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 import enum
 import os
 import pickle
+import queue
 import resource
 import signal
 import threading
@@ -22,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from typing import Any
 
 __all__ = ["Tag", "worker_main"]
 
@@ -55,6 +64,61 @@ def memory_limit(nbytes: int) -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class _Reader:
+    """The worker's ear: takes every message off the pipe while the main thread runs trials.
+
+    A stop request is accepted only for the trial this worker holds, from the moment its task
+    arrives until the main thread has finished it (:meth:`finished`): one that comes a moment
+    too late, for a trial that has just ended, must not stop the next run of that number.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        from hpo._trial import clear_stop, request_stop
+
+        self._conn = conn
+        self._request_stop = request_stop
+        self._clear_stop = clear_stop
+        self._lock = threading.Lock()
+        self._held: int | None = None  # the number of the trial this worker holds
+        #: task tuples for the main loop; None when the driver said so or went away
+        self.tasks: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="hpo-worker-reader", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            # Whatever ended the reader (the driver's word, its death, or an error here, e.g.
+            # a MemoryError under a trial's memory limit) ends the worker after its trial:
+            # without a reader it could never get another task.
+            self.tasks.put(None)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                message = pickle.loads(self._conn.recv_bytes())
+            except (EOFError, OSError):  # the driver is gone: nobody to work for
+                return
+            if message is None:
+                return
+            if isinstance(message, int):
+                with self._lock:
+                    if message == self._held:
+                        self._request_stop(message)
+                continue
+            with self._lock:
+                self._held = message[0]
+            self.tasks.put(message)
+
+    def finished(self, number: int) -> None:
+        """The main thread is done with trial ``number``: later stop requests are stale."""
+        with self._lock:
+            self._held = None
+            self._clear_stop(number)
 
 
 def _mb(nbytes: int) -> str:
@@ -93,24 +157,25 @@ def worker_main(conn: Connection, payload: bytes) -> None:
         send((Tag.REPORT.value, report.number, report.step, report.metrics, report.time))
 
     set_child_hook(lambda pgid: send((Tag.CHILD.value, pgid)))
+    reader = _Reader(conn)
+    reader.start()  # before READY: from then on the driver may send a task, then a stop
     send((Tag.READY.value,))
     done = Tag.DONE.value
     while True:
-        try:
-            message = pickle.loads(conn.recv_bytes())
-        except (EOFError, OSError):  # the driver is gone: nobody to work for
-            return
+        message = reader.tasks.get()
         if message is None:
             return
         task = TrialTask(*message)
+        # the reader accepted stop requests for this trial since its task arrived: keep them
         if task.memory_limit is None:
-            f = run_trial(objective, task, emit)
+            f = run_trial(objective, task, emit, clear_stop_first=False)
         else:
             with memory_limit(task.memory_limit):
-                f = run_trial(objective, task, emit)
+                f = run_trial(objective, task, emit, clear_stop_first=False)
             if f.error is not None and f.error.startswith("MemoryError"):
                 limit = _mb(task.memory_limit)
                 f = replace(f, error=f"trial exceeded its memory limit of {limit} ({f.error})")
+        reader.finished(task.number)  # from here a late stop request for it is ignored
         send(
             (
                 done,

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import hpo
 import hpo._trial as trial_module
 from hpo._objective import CallableObjective
-from hpo._trial import Trial, current_trial, report
+from hpo._trial import (
+    Trial,
+    clear_stop,
+    current_trial,
+    report,
+    request_stop,
+    stop_requested,
+)
 from hpo.executors._base import Report, TrialTask
 
 
@@ -100,3 +109,68 @@ def test_report_outside_anything_warns_once(monkeypatch: pytest.MonkeyPatch) -> 
         report(loss=2.0)  # silent the second time
     with pytest.raises(TypeError):
         report(loss="bad")  # still validated
+
+
+# -- early stop and the checkpoint directory --------------------------------------------------
+
+
+def test_stop_registry_reaches_the_trial_of_that_number_only() -> None:
+    trial, other = make_trial(), Trial(6, {}, seed=0)
+    try:
+        assert not stop_requested(5) and not trial.should_stop()
+        request_stop(5)
+        assert stop_requested(5) and trial.should_stop()
+        assert not stop_requested(6) and not other.should_stop()
+        clear_stop(5)
+        assert not stop_requested(5) and not trial.should_stop()
+    finally:
+        clear_stop(5)
+
+
+def test_checkpoint_dir_given_is_created_on_first_use(tmp_path: Path) -> None:
+    where = tmp_path / "sweep" / "trial-5"
+    trial = Trial(5, {}, seed=0, checkpoint_dir=str(where))
+    assert not where.exists()  # nothing made for an objective that never asks
+    assert trial.checkpoint_dir == where and where.is_dir()
+    (where / "state").write_text("kept")
+    again = Trial.from_task(TrialTask(5, {}, 0, checkpoint_dir=str(where)))
+    assert (again.checkpoint_dir / "state").read_text() == "kept"
+
+
+def test_checkpoint_dir_outside_a_sweep_is_a_temporary_one() -> None:
+    trial = make_trial()
+    path = trial.checkpoint_dir
+    try:
+        assert path.is_dir() and path.name.startswith("hpo-trial-5-")
+        assert trial.checkpoint_dir == path  # the same one each time
+    finally:
+        shutil.rmtree(path)
+
+
+def test_module_should_stop_inside_a_trial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stop_file = tmp_path / "stop"
+    stop_file.touch()  # a command's view says stop; inside a trial the trial's view counts
+    monkeypatch.setenv("HPO_STOP_FILE", str(stop_file))
+    seen: list[bool] = []
+
+    def objective(x: float) -> float:
+        seen.append(hpo.should_stop())
+        request_stop(2)
+        seen.append(hpo.should_stop())
+        return x
+
+    try:
+        CallableObjective(objective, "loss").run(TrialTask(2, {"x": 0.5}, 0), lambda r: None)
+    finally:
+        clear_stop(2)
+    assert seen == [False, True]
+
+
+def test_module_should_stop_in_a_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stop_file = tmp_path / "stop"
+    monkeypatch.delenv("HPO_STOP_FILE", raising=False)
+    assert hpo.should_stop() is False  # outside anything
+    monkeypatch.setenv("HPO_STOP_FILE", str(stop_file))
+    assert hpo.should_stop() is False
+    stop_file.touch()  # what hpo does to ask the command to stop
+    assert hpo.should_stop() is True

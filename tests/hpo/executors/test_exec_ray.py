@@ -9,6 +9,7 @@ that start executors of their own.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -40,6 +41,18 @@ if TYPE_CHECKING:  # the fixture's type; conftest modules are pytest's to import
     from conftest import RayCluster
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def _local_conftest() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "executors_conftest", Path(__file__).with_name("conftest.py")
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look it up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 SCRIPT = str(Path(__file__).with_name("command_script.py"))
 
 
@@ -55,6 +68,13 @@ def ray_dispatch(
         while not trial.should_stop() and time.monotonic() < deadline:
             time.sleep(0.01)
         return {"loss": x, "stopped": float(trial.should_stop())}
+    if mode == "checkpoint":
+        # counts its runs in the trial's checkpoint directory
+        assert trial is not None
+        counter = trial.checkpoint_dir / "runs"
+        runs = int(counter.read_text()) + 1 if counter.exists() else 1
+        counter.write_text(str(runs))
+        return float(runs)
     if mode == "resources":
         assigned = ray.get_runtime_context().get_assigned_resources()
         return {"loss": 0.0, **{k: float(v) for k, v in assigned.items()}}
@@ -245,15 +265,32 @@ def test_reports_stream_while_the_trial_runs(shared: RayExecutor, tmp_path: Path
 def test_stop_request_reaches_the_running_trial(shared: RayExecutor) -> None:
     t = task("until_stopped", x=0.25)
     shared.submit(t)
+    (slot,) = [s for s in shared._slots if s.task is t]
     events: list[Finished | Report] = []
     deadline = time.monotonic() + LIMIT_S
     while not events and time.monotonic() < deadline:
         events += shared.poll(1.0)  # its first report: it is running and checks should_stop
-    assert shared.stop_trial(t.number)
+    shared.stop(t.number)
     _, finished = wait_finished(shared, t.number)
     assert finished.state is TrialState.COMPLETED
     assert finished.metrics == {"loss": 0.25, "stopped": 1.0}
-    assert not shared.stop_trial(t.number)  # no longer running
+    shared.stop(t.number)  # no longer running: ignored
+    # a late request that reaches the actor anyway names a call that has ended: dropped
+    assert ray.get(slot.actor.stop.remote(slot.run_id)) is False
+    # one sent with the task, before the actor has started the call, waits for it
+    early = task("until_stopped", x=0.5)
+    shared.submit(early)
+    shared.stop(early.number)
+    _, stopped = wait_finished(shared, early.number)
+    assert stopped.metrics == {"loss": 0.5, "stopped": 1.0}
+
+
+def test_checkpoint_dir_reaches_the_actor(shared: RayExecutor, tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    t = TrialTask(next(_numbers), {"mode": "checkpoint"}, seed=0, checkpoint_dir=str(ckpt))
+    runs = [run_until_finished(shared, t)[1].metrics for _ in range(2)]  # e.g. a promotion
+    assert runs == [{"loss": 1.0}, {"loss": 2.0}]
+    assert (ckpt / "runs").read_text() == "2"
 
 
 # -- dead workers, timeouts, retries -------------------------------------------------------------
@@ -293,7 +330,8 @@ def test_timeout_kills_the_worker_and_goes_on(shared: RayExecutor) -> None:
 
 
 def test_node_death_fails_its_trial_and_the_sweep_goes_on(ray_cluster: RayCluster) -> None:
-    from conftest import join_node  # pytest imported it already; here only for the helper
+    # this folder's conftest (by path: another folder's conftest may hold the name)
+    join_node = _local_conftest().join_node
 
     node = join_node(ray_cluster, cpus=1, resources='{"doomed": 1}')
     executor = executor_for(
