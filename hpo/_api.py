@@ -14,6 +14,7 @@ from hpo._config import parse_memory
 from hpo._engine import Engine, SweepPlan
 from hpo._objective import CallableObjective
 from hpo._result import SweepResult
+from hpo._stopping import make_rule
 from hpo.executors import Executor, make_executor
 from hpo.strategies import Strategy, make_strategy
 from search_spaces import SearchSpace, as_space
@@ -52,6 +53,8 @@ class ObjectiveFunction(Generic[R]):
         timeout: float | None = None,
         memory_limit: int | str | None = None,
         retries: int = 0,
+        early_terminate: Mapping[str, Any] | str | None = None,
+        checkpoints: str | os.PathLike[str] | None = None,
         seed: int | None = None,
         store: str | os.PathLike[str] | Store | None = None,
         track: bool = True,
@@ -73,6 +76,8 @@ class ObjectiveFunction(Generic[R]):
             timeout=timeout,
             memory_limit=memory_limit,
             retries=retries,
+            early_terminate=early_terminate,
+            checkpoints=checkpoints,
             seed=seed,
             store=store,
             track=track,
@@ -127,6 +132,8 @@ def sweep(
     timeout: float | None = None,
     memory_limit: int | str | None = None,
     retries: int = 0,
+    early_terminate: Mapping[str, Any] | str | None = None,
+    checkpoints: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     store: str | os.PathLike[str] | Store | None = None,
     track: bool = True,
@@ -142,6 +149,12 @@ def sweep(
     processes: isolation and timeouts) for more. Trials are recorded in ``store`` (a URL, a
     SQLite path, a :class:`Store`; default ``$HPO_STORE`` or ``./hpo.db``) unless ``track``
     is False. ``seed`` makes the search repeatable; without one a seed is drawn and recorded.
+    Multi-fidelity strategies (``"hyperband"``, ``"asha"``, ``"bohb"``; options ``min_budget``,
+    ``max_budget``, ``eta``...) give each trial ``trial.budget``; ``early_terminate``
+    (``"median"`` or e.g. ``{"type": "hyperband", "min_iter": 1, "eta": 3}``) stops trials
+    whose reported curve falls behind, with any strategy. ``checkpoints`` is where trials'
+    ``trial.checkpoint_dir`` directories go (default: beside a SQLite store, else a temporary
+    folder).
     ``timeout`` (seconds) and ``memory_limit`` (MB, or a string like ``"2GB"``) bound each
     trial on the local executor; ``retries`` reruns a failed or timed-out trial that often.
     ``name`` names the sweep (default: the function's name, made unique). With ``resume``, a
@@ -173,8 +186,16 @@ def sweep(
                 strategy, search_space, goal=goal, seed=seed, options=strategy_options
             )
         )
+        if trials is None:
+            trials = strat.default_trials
         if trials is None and strat.name != "grid":
             raise ValueError(f"trials is required for strategy {strat.name!r}: e.g. trials=50")
+        if retries and strat.max_budget is not None:
+            raise ValueError(
+                f"retries are not supported by the multi-fidelity strategy {strat.name!r}: a "
+                "failed leg counts as the worst result of its rung"
+            )
+        stopping = make_rule(early_terminate, goal) if early_terminate is not None else None
         if isinstance(executor, Executor):
             exe, exe_name = executor, type(executor).__name__
         else:
@@ -207,10 +228,13 @@ def sweep(
                 "workers": workers,
                 "executor": exe_name,
                 "timeout": timeout,
+                **({"early_terminate": stopping.options()} if stopping is not None else {}),
             },
             source=None,
             environment=capture_environment(cwd=Path.cwd(), argv=sys.argv) if track else None,
             seed=seed,
+            stopping=stopping,
+            checkpoints=os.fspath(checkpoints) if checkpoints is not None else None,
         )
         bar = None
         if progress:

@@ -16,6 +16,7 @@ from hpo._config import SweepConfig, locate
 from hpo._engine import SweepPlan
 from hpo._errors import ConfigError, ObjectiveError, SearchSpaceError, StrategyError
 from hpo._objective import CallableObjective, CommandObjective, Objective
+from hpo._stopping import make_rule
 from hpo._yaml import KeyPath, line_of
 from hpo.executors import Executor, make_executor
 from hpo.strategies import make_strategy
@@ -56,7 +57,7 @@ def plan_from_config(
     except ObjectiveError as exc:
         key = "function" if cfg.objective.function is not None else "command"
         raise locate(exc, ("objective", key), source, lines) from None
-    trials = cfg.trials
+    trials = cfg.trials if cfg.trials is not None else strategy.default_trials
     if trials is None and strategy.name != "grid":
         raise ConfigError(
             f"'trials' is required for strategy {strategy.name!r}: add e.g. 'trials: 50'",
@@ -75,6 +76,20 @@ def plan_from_config(
             f"memory_limit is enforced by the local executor only, not {cfg.executor.type!r}",
             stacklevel=2,
         )
+    stopping = None
+    if cfg.early_terminate is not None:
+        try:
+            stopping = make_rule(cfg.early_terminate, goal)
+        except ConfigError as exc:
+            raise locate(exc, (), source, lines) from None
+    if cfg.retries and strategy.max_budget is not None:
+        raise ConfigError(
+            f"retries are not supported by the multi-fidelity strategy {strategy.name!r}: a "
+            "failed leg counts as the worst result of its rung; remove 'retries'",
+            source=source,
+            line=line_of(lines, ("retries",)),
+            path=("retries",),
+        )
     return SweepPlan(
         name=name or cfg.name or "sweep",
         strategy=strategy,
@@ -92,6 +107,8 @@ def plan_from_config(
         memory_limit=cfg.memory_limit,
         retries=cfg.retries,
         rerun_interrupted=cfg.rerun_interrupted,
+        stopping=stopping,
+        checkpoints=str(base / cfg.checkpoints) if cfg.checkpoints else None,
     )
 
 
@@ -136,6 +153,12 @@ def build_objective(
             path=("objective", "cwd"),
         )
     try:
-        return CommandObjective(spec.command, metric, cwd=cwd, env=spec.env)  # type: ignore[arg-type]
+        return CommandObjective(
+            spec.command,  # type: ignore[arg-type]
+            metric,
+            cwd=cwd,
+            env=spec.env,
+            **({"stop_grace": spec.stop_grace} if spec.stop_grace is not None else {}),
+        )  # type: ignore[arg-type]
     except ObjectiveError as exc:
         raise locate(exc, ("objective", "command"), source, lines) from None

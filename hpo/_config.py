@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -80,6 +80,9 @@ class ObjectiveConfig(_Model):
     command: str | list[str] | None = None
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    # seconds a command may run on after hpo asked it to stop early, before it is killed
+    # (None: the command objective's default, 10 s)
+    stop_grace: float | None = Field(None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -93,8 +96,10 @@ class ObjectiveConfig(_Model):
                 "give exactly one of 'function' (e.g. train:objective) or 'command' "
                 "(e.g. python train.py --lr {lr})"
             )
-        if self.function is not None and (self.cwd or self.env):
-            raise ValueError("'cwd' and 'env' apply to 'command' objectives only")
+        if self.function is not None and (
+            self.cwd or self.env or self.stop_grace is not None
+        ):
+            raise ValueError("'cwd', 'env' and 'stop_grace' apply to 'command' objectives only")
         return self
 
 
@@ -154,6 +159,11 @@ class SweepConfig(_Model):
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     store: str | None = None
     tags: list[str] = Field(default_factory=list)
+    # W&B's key: an early-stopping rule on reports ({type: median} or {type: hyperband, ...});
+    # checked by hpo._stopping.make_rule when the sweep is built
+    early_terminate: dict[str, Any] | Literal["median", "hyperband"] | None = None
+    # where trials' checkpoint directories go (default: beside a SQLite store's file)
+    checkpoints: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _inline_runs_one(self) -> SweepConfig:

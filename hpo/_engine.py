@@ -3,22 +3,34 @@
 One turn of the loop writes everything that happened in it in one store transaction, and a
 trial's row is committed before the trial is submitted: killing the driver loses no finished
 trial, and nothing runs that the store does not know of.
+
+Two ways to stop trials early meet here. A multi-fidelity strategy (``strategy.max_budget``)
+runs trials in legs: a leg that completes below the largest budget leaves its trial PAUSED,
+and the strategy later continues it (same number, larger budget, same checkpoint directory)
+or prunes it. An early-stopping rule (``plan.stopping``) judges every report of the sweep
+metric and has the executor ask a running trial to stop; the trial ends PRUNED at the step
+and value where it stopped.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
 import socket
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from hpo._errors import StrategyError
 from hpo._objective import Objective
 from hpo._result import SweepResult
-from hpo._resume import RETRYABLE, Rerun, rebuild
+from hpo._resume import RETRYABLE, Rerun, rebuild, rebuild_legs
+from hpo._stopping import StoppingRule
 from hpo.executors._base import Executor, Finished, Report, TrialTask
 from hpo.reports._rank import best
 from hpo.strategies._base import Observation, Strategy
@@ -40,12 +52,13 @@ def trial_seed(sweep_seed: int, number: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Live:
-    """What the engine keeps of a trial while it runs."""
+    """What the engine keeps of a trial while it runs (or, between legs, while it is paused)."""
 
     task: TrialTask
-    started: float
+    started: float  # when its first leg started
     rerun_of: int | None
     attempt: int  # 1 for a first attempt, one more for each rerun
+    ran: float = 0.0  # seconds its earlier legs ran
 
 
 class Progress(Protocol):
@@ -78,6 +91,8 @@ class SweepPlan:
     memory_limit: int | None = None  # bytes a trial may allocate (local executor)
     retries: int = 0  # reruns of a failed or timed-out trial before it counts as failed
     rerun_interrupted: bool = True  # on resume, rerun trials a dead driver left running
+    stopping: StoppingRule | None = None  # early_terminate: stops running trials on reports
+    checkpoints: str | None = None  # root of the trials' checkpoint directories
 
 
 class Engine:
@@ -102,7 +117,14 @@ class Engine:
         self._env_id: int | None = None
         self._host = socket.gethostname()
         self._live: dict[int, _Live] = {}
-        self._results: list[TrialRecord] = []
+        self._paused: dict[int, _Live] = {}
+        self._stops: dict[int, str] = {}  # trials asked to stop -> why
+        self._last: dict[int, tuple[int | None, float | None]] = {}  # (step, metric) reported
+        self._mf = plan.strategy.max_budget is not None
+        self._sampling = True
+        self._checkpoint_root: str | None = None
+        self._temporary: str | None = None  # a store-less sweep's checkpoint folder
+        self._results: dict[int, TrialRecord] = {}
         self._best: TrialRecord | None = None
         self._next = 0
         self._counted = 0  # launched trials that count against the budget
@@ -121,8 +143,10 @@ class Engine:
         try:
             if self.progress is not None:
                 self.progress.start(plan.trials, self._counted)
+            plan.executor.listener = self._reported
             plan.executor.start(plan.objective)
             self._loop()
+            self._settle_paused("the sweep ended before it was promoted")
         except KeyboardInterrupt:
             state = SweepState.INTERRUPTED
             self._interrupt()
@@ -132,6 +156,8 @@ class Engine:
             raise
         finally:
             plan.executor.shutdown(kill=state is not SweepState.COMPLETED)
+            if self._temporary is not None:  # nothing can resume a sweep without a store
+                shutil.rmtree(self._temporary, ignore_errors=True)
             if self.progress is not None:
                 self.progress.stop()
             self._close(state)
@@ -139,7 +165,7 @@ class Engine:
             name=plan.name,
             metric=plan.metric,
             goal=plan.goal,
-            trials=self._results,
+            trials=list(self._results.values()),
             sweep_id=self.sweep_id,
             store_url=self.store.url if self.store is not None else None,
             interrupted=state is SweepState.INTERRUPTED,
@@ -150,9 +176,11 @@ class Engine:
         executor, strategy, budget = self.plan.executor, self.plan.strategy, self.plan.trials
         submit: list[TrialTask] = []
         while True:
-            while executor.free_slots() > len(submit) and (
-                budget is None or self._counted < budget
-            ):
+            while executor.free_slots() > len(submit):
+                if budget is not None and self._counted >= budget:
+                    if not self._mf:
+                        break
+                    self._stop_sampling()  # only continuations of paused trials from now on
                 task = self._next_task()
                 if task is None:
                     break
@@ -175,8 +203,14 @@ class Engine:
                 else:
                     self._reported(event)
 
+    def _stop_sampling(self) -> None:
+        if self._sampling:
+            self._sampling = False
+            self.plan.strategy.stop_sampling()
+
     def _next_task(self) -> TrialTask | None:
-        """The next trial: a rerun owed, else the strategy's next suggestion."""
+        """The next trial: a rerun owed, else the strategy's next suggestion (a new trial, or
+        the next leg of a paused one)."""
         number = self._next
         rerun_of: int | None = None
         attempt = 1
@@ -188,8 +222,16 @@ class Engine:
             suggestion = self.plan.strategy.ask()
             if suggestion is None:
                 return None
+            if suggestion.continues is not None:
+                return self._continue(suggestion.continues, suggestion.budget)
+            if not self._sampling:
+                raise StrategyError(
+                    f"strategy {self.plan.strategy.name!r} suggested a new trial after the "
+                    "sweep's trial budget was spent"
+                )
             params, budget = suggestion.params, suggestion.budget
             seed = trial_seed(self.plan.seed, number)
+            self.plan.strategy.started(number, suggestion)
         self._next += 1
         self._counted += 1
         task = TrialTask(
@@ -199,6 +241,7 @@ class Engine:
             budget=budget,
             timeout=self.plan.timeout,
             memory_limit=self.plan.memory_limit,
+            checkpoint_dir=self._checkpoint_dir(number),
         )
         now = time.time()
         self._live[number] = _Live(task, now, rerun_of, attempt)
@@ -215,23 +258,103 @@ class Engine:
             )
         return task
 
+    def _continue(self, number: int, budget: float | None) -> TrialTask:
+        """The next leg of paused (or, after a resume, interrupted) trial ``number``."""
+        held = self._paused.pop(number, None)
+        if held is None:
+            raise StrategyError(
+                f"strategy {self.plan.strategy.name!r} continued trial {number}, which is not "
+                "paused"
+            )
+        task = TrialTask(
+            number=number,
+            params=held.task.params,
+            seed=held.task.seed,
+            budget=budget,
+            timeout=self.plan.timeout,
+            memory_limit=self.plan.memory_limit,
+            checkpoint_dir=self._checkpoint_dir(number),
+        )
+        self._live[number] = _Live(task, held.started, held.rerun_of, held.attempt, held.ran)
+        self._last.pop(number, None)
+        if self._batch is not None:
+            self._batch.trial_continued(number, budget)
+        return task
+
+    def _checkpoint_dir(self, number: int) -> str:
+        """Trial ``number``'s checkpoint directory (not created: the trial does that on use)."""
+        if self._checkpoint_root is None:
+            self._checkpoint_root = self._checkpoints_of_sweep()
+        return os.path.join(self._checkpoint_root, f"trial-{number}")
+
+    def _checkpoints_of_sweep(self) -> str:
+        """``checkpoints`` if set, else beside a SQLite store's file (``hpo.db`` ->
+        ``hpo-checkpoints/``), else ``./hpo-checkpoints`` for a server store; a folder per
+        sweep inside. A sweep without a store gets a temporary folder, removed at its end."""
+        if self.store is None or self.sweep_id is None:
+            self._temporary = tempfile.mkdtemp(prefix="hpo-checkpoints-")
+            return self._temporary
+        root = self.plan.checkpoints
+        if root is None:
+            path = self.store.database_file()
+            if path is not None:
+                stem = os.path.splitext(os.path.basename(path))[0]
+                root = os.path.join(os.path.dirname(path), f"{stem}-checkpoints")
+            else:
+                root = os.path.abspath("hpo-checkpoints")
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.plan.name)[:80]
+        return os.path.join(root, f"{safe}-{self.sweep_id}")
+
     def _reported(self, event: Report) -> None:
         if self._batch is not None:
             for name, value in event.metrics.items():
                 self._batch.metric(event.number, name, event.step, value, event.time)
+        value = event.metrics.get(self.plan.metric)
+        if value is None or event.number not in self._live:
+            return
+        self._last[event.number] = (event.step, value)
+        rule = self.plan.stopping
+        if rule is None or event.step is None or event.number in self._stops:
+            return
+        reason = rule.report(event.number, event.step, value)
+        if reason is not None:
+            self._stops[event.number] = reason
+            self.plan.executor.stop(event.number)
+            if self._batch is not None:
+                self._batch.event(
+                    EventKind.TRIAL_STOP_REQUESTED,
+                    event.number,
+                    {"step": event.step, "value": value, "rule": rule.kind, "reason": reason},
+                )
 
     def _finished(self, event: Finished) -> None:
         plan = self.plan
         live = self._live.pop(event.number)
         task, rerun_of = live.task, live.rerun_of
-        value = event.metrics.get(plan.metric) if event.state is TrialState.COMPLETED else None
+        step, last_value = self._last.pop(event.number, (None, None))
+        state, error = event.state, event.error
+        value = event.metrics.get(plan.metric) if state is TrialState.COMPLETED else None
+        stop_reason = self._stops.pop(event.number, None)
+        if stop_reason is not None and state in (TrialState.COMPLETED, TrialState.PRUNED):
+            # asked to stop: pruned where it stopped, whether it noticed or ran to its end
+            state, error = TrialState.PRUNED, f"stopped at step {step}: {stop_reason}"
+            if value is None or not math.isfinite(value):
+                value = last_value
+        elif (
+            self._mf
+            and state is TrialState.COMPLETED
+            and task.budget is not None
+            and task.budget < plan.strategy.max_budget  # type: ignore[operator]
+        ):
+            state = TrialState.PAUSED  # the strategy decides whether it runs on
         if value is not None and not math.isfinite(value):
             value = None
+        ran = live.ran + max(0.0, event.ended_at - event.started_at)
         record = TrialRecord(
             id=None,
             sweep_id=self.sweep_id,
             number=event.number,
-            state=event.state,
+            state=state,
             params=task.params,
             value=value,
             metrics=event.metrics,
@@ -239,50 +362,90 @@ class Engine:
             seed=task.seed,
             host=self._host,
             environment_id=self._env_id,
-            queued_at=event.started_at,
-            started_at=event.started_at,
+            queued_at=live.started,
+            started_at=live.started,
             ended_at=event.ended_at,
-            duration=max(0.0, event.ended_at - event.started_at),
-            error=event.error,
+            duration=ran,
+            error=error,
             traceback=event.traceback,
             rerun_of=rerun_of,
+            step=step,
         )
-        self._results.append(record)
-        if event.state in RETRYABLE and live.attempt <= plan.retries:
+        self._results[event.number] = record
+        if state is TrialState.PAUSED:
+            self._paused[event.number] = _Live(task, live.started, rerun_of, live.attempt, ran)
+        elif state in RETRYABLE and live.attempt <= plan.retries and not self._mf:
             self._reruns.append(
                 Rerun(event.number, dict(task.params), task.seed, task.budget, live.attempt + 1)
             )
             self._counted -= 1  # the retry takes this trial's place in the budget
-        elif event.state is TrialState.INTERRUPTED:
+        elif state is TrialState.INTERRUPTED and not self._mf:
             self._counted -= 1
-        if value is not None and (
-            self._best is None or plan.goal.better(value, self._best.value)  # type: ignore[arg-type]
+        if (
+            state is TrialState.COMPLETED
+            and value is not None
+            and (self._best is None or plan.goal.better(value, self._best.value))  # type: ignore[arg-type]
         ):
             self._best = record
         if self._batch is not None:
             self._batch.trial_finished(
                 event.number,
-                event.state,
+                state,
                 value=value,
                 metrics=event.metrics,
-                started_at=event.started_at,
+                started_at=live.started,
                 ended_at=event.ended_at,
-                error=event.error,
+                error=error,
                 traceback=event.traceback,
+                step=step,
+                duration=ran,
+                budget=task.budget if self._mf else None,
             )
+        if plan.stopping is not None:
+            plan.stopping.finished(event.number, state)
         plan.strategy.tell(
             Observation(
                 number=event.number,
                 params=task.params,
-                state=event.state,
+                state=state,
                 value=value,
                 budget=task.budget,
             )
         )
+        if state is not TrialState.PAUSED:
+            self._ended(record)
+        if state is TrialState.PRUNED:
+            self._drop_checkpoint(event.number)
+        for number in plan.strategy.take_pruned():
+            self._prune(number, "not among the best of its rung")
+
+    def _ended(self, record: TrialRecord) -> None:
         if self.progress is not None:
             self.progress.trial_finished(record, self._best)
         if self.on_trial is not None:
             self.on_trial(record)
+
+    def _prune(self, number: int, reason: str) -> None:
+        """Paused trial ``number`` will not run on: it ends pruned at the leg it reached."""
+        if self._paused.pop(number, None) is None:
+            return
+        old = self._results.get(number)
+        if self._batch is not None:
+            self._batch.trial_pruned(number, reason)
+        if old is not None:
+            record = replace(old, state=TrialState.PRUNED, error=reason)
+            self._results[number] = record
+            self._ended(record)
+        self._drop_checkpoint(number)
+
+    def _settle_paused(self, reason: str) -> None:
+        for number in list(self._paused):
+            self._prune(number, reason)
+
+    def _drop_checkpoint(self, number: int) -> None:
+        """A pruned trial never runs again: its checkpoints only take disk space."""
+        if self._checkpoint_root is not None:
+            shutil.rmtree(os.path.join(self._checkpoint_root, f"trial-{number}"), True)
 
     # --- recording --------------------------------------------------------------------------
 
@@ -325,17 +488,33 @@ class Engine:
             sweep_id, "the driver stopped (crashed or was killed) while this trial ran"
         )
         history = store.trials(sweep_id)
-        rebuilt = rebuild(
-            history,
-            plan.strategy,
-            retries=plan.retries,
-            rerun_interrupted=plan.rerun_interrupted,
-        )
         self.sweep_id = sweep_id
-        self._next = rebuilt.next_number
-        self._counted = rebuilt.counted
-        self._reruns = deque(rebuilt.reruns)
-        self._results = list(history)
+        if self._mf:
+            rebuild_legs(history, store.legs(sweep_id), plan.strategy)
+            self._next = (max(t.number for t in history) + 1) if history else 0
+            self._counted = len(history)  # every number is one configuration
+            for t in history:
+                if t.state in (TrialState.PAUSED, TrialState.INTERRUPTED):
+                    # a paused trial, or a leg cut short: the strategy continues it
+                    task = TrialTask(t.number, t.params, t.seed or 0, t.budget)
+                    ran = t.duration or 0.0
+                    started = t.started_at or t.queued_at
+                    self._paused[t.number] = _Live(task, started, t.rerun_of, 1, ran)
+        else:
+            rebuilt = rebuild(
+                history,
+                plan.strategy,
+                retries=plan.retries,
+                rerun_interrupted=plan.rerun_interrupted,
+            )
+            self._next = rebuilt.next_number
+            self._counted = rebuilt.counted
+            self._reruns = deque(rebuilt.reruns)
+        if plan.stopping is not None:
+            plan.stopping.restore(
+                store.sweep_series(sweep_id, plan.metric), {t.number: t.state for t in history}
+            )
+        self._results = {t.number: t for t in history}
         self._best = best(history, plan.goal)
         self._batch = WriteBatch(sweep_id)
 

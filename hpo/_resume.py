@@ -46,6 +46,32 @@ def observation(t: TrialRecord) -> Observation:
     )
 
 
+def rebuild_legs(
+    history: Sequence[TrialRecord], legs: Sequence[dict[str, Any]], strategy: Strategy
+) -> None:
+    """Restore a multi-fidelity ``strategy`` from the trials and the ends of their legs (the
+    store's event log): its rungs, promotions and pending decisions are the recorded ones. It
+    reruns interrupted legs itself (same trial number, same checkpoint directory)."""
+    params = {t.number: t.params for t in history}
+    restore = getattr(strategy, "restore_legs", None)
+    if restore is None:  # a strategy with max_budget but no legs of its own: replay
+        strategy.restore([observation(t) for t in history])
+        return
+    restore(
+        [observation(t) for t in sorted(history, key=lambda t: t.number)],
+        [
+            Observation(
+                number=leg["trial"],
+                params=params.get(leg["trial"], {}),
+                state=leg["state"],
+                value=leg["value"],
+                budget=leg["budget"],
+            )
+            for leg in legs
+        ],
+    )
+
+
 def attempts_of(trials: Iterable[TrialRecord]) -> dict[int, int]:
     """Attempt number of each trial: 1, or one more than the trial it reruns."""
     out: dict[int, int] = {}

@@ -21,24 +21,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from hpo._errors import StrategyError
+from hpo.strategies._asha import AshaStrategy
 from hpo.strategies._base import Observation, Strategy, Suggestion
 from hpo.strategies._bayes import BayesStrategy
+from hpo.strategies._bohb import BohbStrategy
+from hpo.strategies._fidelity import MultiFidelity, hyperband_schedule, rung_budgets
 from hpo.strategies._grid import GridStrategy
+from hpo.strategies._hyperband import HyperbandStrategy
 from hpo.strategies._random import RandomStrategy
 from search_spaces import SearchSpace, as_space
 from trackers._states import Goal, TrialState
 
 __all__ = [
     "STRATEGIES",
+    "AshaStrategy",
     "BayesStrategy",
+    "BohbStrategy",
     "Goal",
     "GridStrategy",
+    "HyperbandStrategy",
+    "MultiFidelity",
     "Observation",
     "RandomStrategy",
     "Strategy",
     "Suggestion",
     "TrialState",
+    "hyperband_schedule",
     "make_strategy",
+    "rung_budgets",
     "strategy_options",
 ]
 
@@ -47,6 +57,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
     GridStrategy.name: GridStrategy,
     RandomStrategy.name: RandomStrategy,
     BayesStrategy.name: BayesStrategy,
+    HyperbandStrategy.name: HyperbandStrategy,
+    AshaStrategy.name: AshaStrategy,
+    BohbStrategy.name: BohbStrategy,
 }
 
 # Keyword arguments every strategy takes from make_strategy itself rather than from `options`.

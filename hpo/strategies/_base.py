@@ -18,17 +18,22 @@ from trackers._states import Goal, TrialState
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """The next trial to run: its params and, for multi-fidelity strategies, its budget."""
+    """The next trial to run: its params and, for multi-fidelity strategies, its budget.
+
+    ``continues`` names a paused trial to run on up to ``budget`` (a promotion) instead of a
+    new trial; ``params`` are then that trial's.
+    """
 
     params: Mapping[str, Any]
     budget: float | None = None
+    continues: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """A finished trial as a strategy sees it. ``value`` is the sweep metric as the objective
-    reported it (the strategy applies the goal); it is None unless ``state`` is COMPLETED or
-    PRUNED."""
+    """A finished trial (or a run of one) as a strategy sees it. ``value`` is the sweep metric
+    as the objective reported it (the strategy applies the goal); it is None unless ``state``
+    is COMPLETED, PAUSED or PRUNED. ``budget`` is the budget the run reached."""
 
     number: int
     params: Mapping[str, Any]
@@ -47,6 +52,10 @@ class Strategy(ABC):
     """
 
     name: ClassVar[str]
+    #: The largest budget the strategy gives a trial (multi-fidelity strategies only). A run
+    #: that completes below it leaves its trial PAUSED until the strategy continues it
+    #: (``Suggestion.continues``) or gives it up (:meth:`take_pruned`).
+    max_budget: float | None = None
 
     def __init__(self, space: SearchSpace, *, goal: Goal = Goal.MINIMIZE, seed: int | None = None):
         self.space = space
@@ -59,6 +68,24 @@ class Strategy(ABC):
 
     def tell(self, observation: Observation) -> None:  # noqa: B027 - optional hook
         """Learn from a finished trial. Strategies that do not learn ignore it."""
+
+    @property
+    def default_trials(self) -> int | None:
+        """How many trials a sweep that sets none runs (None: until :attr:`done`)."""
+        return None
+
+    def started(self, number: int, suggestion: Suggestion) -> None:  # noqa: B027 - optional hook
+        """The engine started trial ``number`` for ``suggestion`` (the last ``ask()``'s).
+        Strategies that track their trials by number use it."""
+
+    def take_pruned(self) -> list[int]:
+        """Paused trials this strategy will never continue, since the last call; the engine
+        records them as pruned. Only multi-fidelity strategies have any."""
+        return []
+
+    def stop_sampling(self) -> None:  # noqa: B027 - optional hook
+        """The sweep takes no new trials (its trial budget is spent). A multi-fidelity strategy
+        goes on suggesting continuations of paused trials, never a new one."""
 
     @property
     def done(self) -> bool:

@@ -7,9 +7,12 @@ import pytest
 from hpo._errors import StrategyError
 from hpo.strategies import (
     STRATEGIES,
+    AshaStrategy,
     BayesStrategy,
+    BohbStrategy,
     Goal,
     GridStrategy,
+    HyperbandStrategy,
     RandomStrategy,
     Strategy,
     make_strategy,
@@ -25,10 +28,17 @@ def test_registry():
         "grid": GridStrategy,
         "random": RandomStrategy,
         "bayes": BayesStrategy,
+        "hyperband": HyperbandStrategy,
+        "asha": AshaStrategy,
+        "bohb": BohbStrategy,
     }
     assert strategy_options(GridStrategy) == ["points", "shuffle"]
     assert strategy_options(RandomStrategy) == ["sampler"]
     assert strategy_options(BayesStrategy) == ["backend", "initial", "failed", "pruned"]
+    fidelity = ["min_budget", "max_budget", "eta"]
+    assert strategy_options(AshaStrategy) == [*fidelity, "resource"]
+    assert strategy_options(HyperbandStrategy) == [*fidelity, "brackets", "resource"]
+    assert strategy_options(BohbStrategy)[:5] == [*fidelity, "brackets", "resource"]
 
 
 def test_make_each_strategy():
@@ -48,11 +58,13 @@ def test_unknown_strategy():
     with pytest.raises(StrategyError) as info:
         make_strategy("rnd", SPACE)
     assert str(info.value) == (
-        "unknown strategy 'rnd'; choose one of: grid, random, bayes (did you mean 'random'?)"
+        "unknown strategy 'rnd'; choose one of: grid, random, bayes, hyperband, asha, bohb (did you mean 'random'?)"
     )
     with pytest.raises(StrategyError) as info:
         make_strategy("zzz", SPACE)
-    assert str(info.value) == "unknown strategy 'zzz'; choose one of: grid, random, bayes"
+    assert str(info.value) == (
+        "unknown strategy 'zzz'; choose one of: grid, random, bayes, hyperband, asha, bohb"
+    )
 
 
 def test_unknown_option():
