@@ -28,12 +28,14 @@ from hpo._errors import (
     HPOError,
     NotFoundError,
     ObjectiveError,
+    QueryError,
     SearchSpaceError,
     StoreError,
     StrategyError,
 )
+from hpo._query import select
 from hpo._result import SweepResult
-from hpo._trial import Trial, current_trial, report
+from hpo._trial import Trial, current_trial, report, should_stop
 from hpo.strategies import Observation, Strategy, Suggestion, make_strategy
 from search_spaces import Categorical, Constant, Float, Int, SearchSpace
 from trackers import Goal, Store, SweepState, TrialRecord, TrialState
@@ -55,6 +57,7 @@ __all__ = [
     "ObjectiveError",
     "ObjectiveFunction",
     "Observation",
+    "QueryError",
     "SearchSpace",
     "SearchSpaceError",
     "Store",
@@ -75,5 +78,7 @@ __all__ = [
     "objective",
     "parse_config",
     "report",
+    "select",
+    "should_stop",
     "sweep",
 ]

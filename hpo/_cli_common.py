@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -31,9 +33,31 @@ STORE_OPTION = click.option(
     metavar="URL",
     help="Store URL or SQLite path (default: $HPO_STORE or ./hpo.db).",
 )
-FORMAT_OPTION = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+
+
+class OutputFormat(str, enum.Enum):
+    """What a reading command prints: a terminal table, JSON, a Markdown table or CSV."""
+
+    TABLE = "table"
+    JSON = "json"
+    MD = "md"
+    CSV = "csv"
+
+
+def format_option(*choices: OutputFormat, help: str | None = None) -> Any:
+    """``--format`` with these choices; the command receives an :class:`OutputFormat`."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([c.value for c in choices]),
+        default=OutputFormat.TABLE.value,
+        show_default=True,
+        callback=lambda _ctx, _param, value: OutputFormat(value),
+        help=help,
+    )
+
+
+FORMAT_OPTION = format_option(OutputFormat.TABLE, OutputFormat.JSON)
 
 
 def open_for_reading(location: str | None) -> Store:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.text import Text
 
-from hpo._cli_common import FORMAT_OPTION, STORE_OPTION, open_for_reading, out
+from hpo._cli_common import (
+    FORMAT_OPTION,
+    STORE_OPTION,
+    OutputFormat,
+    format_option,
+    open_for_reading,
+    out,
+)
+from hpo._query import select, select_sweeps
+from hpo._query_fields import config_tags
+from hpo.reports._formats import csv_table, markdown_table
 from hpo.reports._tables import (
     dumps,
     fmt_duration,
@@ -18,18 +30,43 @@ from hpo.reports._tables import (
     trial_json,
     trials_table,
 )
+from trackers import Store, SweepRecord, TrialRecord
 
 #: Rows `hpo report` shows in a table unless told otherwise.
 TABLE_TOP = 25
+_QUERY_HELP = "Field names, operators and examples: `hpo.select` in Python, or the README."
+
+
+def _sort_option(default: str) -> Any:
+    return click.option(
+        "--sort",
+        "sort_text",
+        metavar="KEYS",
+        help=f"Order by fields, comma-separated, '-' for descending (default: {default}).",
+    )
 
 
 @click.command(name="ls")
 @STORE_OPTION
 @FORMAT_OPTION
-def ls(store: str | None, fmt: str) -> int:
+@click.option(
+    "--filter",
+    "filter_text",
+    metavar="EXPR",
+    help="Only the sweeps matching EXPR, e.g. \"state == completed and 'prod' in tags\" "
+    "(fields: name, state, strategy, metric, goal, best, trials, trials.failed, created, tags, "
+    "...).",
+)
+@_sort_option("newest first")
+@click.option("--top", type=click.IntRange(min=1), help="Only the first N (after --filter/--sort).")
+def ls(
+    store: str | None, fmt: str, filter_text: str | None, sort_text: str | None, top: int | None
+) -> int:
     """List the sweeps in the store."""
     with open_for_reading(store) as st:
-        summaries = st.list_sweeps()
+        every = st.list_sweeps()
+        matched = select_sweeps(every, filter_text, sort_text)
+        summaries = matched[:top] if top else matched
         if fmt == "json":
             write_json(
                 [
@@ -47,10 +84,13 @@ def ls(store: str | None, fmt: str) -> int:
                     for s in summaries
                 ]
             )
-        elif not summaries:
+        elif not every:
             out.print(f"no sweeps in {st.url}")
         else:
-            out.print(sweeps_table(summaries))
+            if summaries:
+                out.print(sweeps_table(summaries))
+            if filter_text:
+                out.print(f"{len(matched)} of {len(every)} sweeps match")
     return 0
 
 
@@ -134,27 +174,124 @@ def show(trial: str, store: str | None, fmt: str) -> int:
 @click.command()
 @click.argument("sweep_ref", metavar="SWEEP")
 @STORE_OPTION
-@FORMAT_OPTION
+@format_option(
+    *OutputFormat,
+    help=f"table and md (Markdown): the best {TABLE_TOP}; json and csv: every trial.",
+)
 @click.option(
     "--top",
     type=click.IntRange(min=1),
-    help=f"Only the N best trials (table default: {TABLE_TOP}; JSON default: all).",
+    help=f"Only the N best trials (table, md default: {TABLE_TOP}; json, csv default: all; "
+    "--html: 100 in its table).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Every trial, also in the table.")
-def report(sweep_ref: str, store: str | None, fmt: str, top: int | None, show_all: bool) -> int:
+@click.option(
+    "--filter",
+    "filter_text",
+    metavar="EXPR",
+    help='Only the trials matching EXPR, e.g. "lr < 0.01 and state == completed", '
+    '"metrics.acc >= 0.9", "started > 2h ago". ' + _QUERY_HELP,
+)
+@_sort_option("the sweep's ranking")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write a self-contained HTML report (plots, importance, learning curves) to FILE.",
+)
+def report(
+    sweep_ref: str,
+    store: str | None,
+    fmt: OutputFormat,
+    top: int | None,
+    show_all: bool,
+    html_path: str | None,
+    filter_text: str | None,
+    sort_text: str | None,
+) -> int:
     """The trials of SWEEP (name or id), ranked by the sweep's metric."""
-    if top is None and fmt == "table" and not show_all:
+    if html_path is not None and (filter_text or sort_text):
+        raise click.UsageError("--filter and --sort choose what is printed, not what --html writes")
+    if html_path is not None:
+        return _write_html(sweep_ref, store, html_path, fmt, top, show_all)
+    paged = fmt in (OutputFormat.TABLE, OutputFormat.MD)
+    if top is None and paged and not show_all:
         top = TABLE_TOP  # a terminal table of 100,000 rows helps nobody
     with open_for_reading(store) as st:
         sw = st.get_sweep(sweep_ref)
-        trials = st.trials(sw.id, ranked=True, limit=None if show_all else top)
-        total = sum(st.counts(sw.id).values()) if fmt == "table" else len(trials)
+        if filter_text or sort_text:
+            trials, total, matched = _queried(st, sw, filter_text, sort_text, top, show_all)
+        else:
+            trials = st.trials(sw.id, ranked=True, limit=None if show_all else top)
+            total = sum(st.counts(sw.id).values()) if paged else len(trials)
+            matched = None
     if fmt == "json":
         write_json([trial_json(t) for t in trials])
         return 0
-    out.print(trials_table(trials, sw.metric, title=f"{sw.name}: {sw.metric} ({sw.goal.value})"))
-    if len(trials) < total:
-        out.print(f"{len(trials)} of {total} trials shown: --top N or --all for more")
+    if fmt is OutputFormat.CSV:
+        click.echo(csv_table(trials), nl=False)
+        return 0
+    if fmt is OutputFormat.MD:
+        click.echo(markdown_table(trials, sw.metric), nl=False)
+        if matched is not None:
+            click.echo(f"\n{_shown_note(len(trials), total, matched)}")
+        elif len(trials) < total:
+            click.echo(f"\n{len(trials)} of {total} trials shown.")
+        return 0
+    if trials or matched is None:  # no empty table for a filter that matched nothing
+        title = f"{sw.name}: {sw.metric} ({sw.goal.value})"
+        out.print(trials_table(trials, sw.metric, title=title))
+    note = _shown_note(len(trials), total, matched)
+    if note:
+        out.print(note)
+    return 0
+
+
+def _queried(
+    st: Store,
+    sw: SweepRecord,
+    filter_text: str | None,
+    sort_text: str | None,
+    top: int | None,
+    show_all: bool,
+) -> tuple[list[TrialRecord], int, int | None]:
+    """``report --filter/--sort``: every trial row is read (never the metric series) and
+    filtered in Python; returns the trials to show, how many there are, how many match."""
+    everything = st.trials(sw.id, ranked=True)
+    chosen = select(
+        everything,
+        filter_text,
+        sort_text,
+        metric=sw.metric,
+        tags=config_tags(sw.config),
+        space=sw.space,
+    )
+    shown = chosen if show_all or top is None else chosen[:top]
+    return shown, len(everything), len(chosen) if filter_text else None
+
+
+def _shown_note(shown: int, total: int, matched: int | None) -> str | None:
+    """The line under a table: how many trials match, and how many of them are shown."""
+    more = "--top N or --all for more"
+    if matched is None:
+        return f"{shown} of {total} trials shown: {more}" if shown < total else None
+    note = f"{matched} of {total} trials match"
+    return note + (f"; {shown} shown: {more}" if shown < matched else "")
+
+
+def _write_html(
+    sweep_ref: str, store: str | None, path: str, fmt: OutputFormat, top: int | None, every: bool
+) -> int:
+    from hpo.reports._html import HTML_TOP, write_html_report
+
+    if fmt is not OutputFormat.TABLE:
+        raise click.UsageError(
+            f"--html writes a file and --format {fmt.value} prints to the terminal: give one"
+        )
+    with open_for_reading(store) as st:
+        done = write_html_report(st, sweep_ref, path, top=None if every else top or HTML_TOP)
+    out.print(f"wrote {done.path} ({done.size / 2**20:.1f} MiB, {done.trials:,} trials)")
     return 0
 
 

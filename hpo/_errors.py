@@ -7,7 +7,9 @@
     │   └── NotFoundError (also LookupError) no sweep or trial by that name or id
     ├── ConfigError (also ValueError)        a sweep config is invalid; names file, line, key
     ├── ObjectiveError                       the objective cannot be loaded or called as given
-    └── StrategyError                        a strategy is unknown or misused
+    ├── StrategyError                        a strategy is unknown or misused
+    └── QueryError (also ValueError)         a --filter/--sort expression is malformed or names
+                                             an unknown field; carries the position
 
 A failing *trial* is not an error of hpo: it is recorded as a failed trial and the sweep goes
 on. These exceptions are for the user's input and the machinery; the CLI turns each into one
@@ -16,6 +18,7 @@ line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from search_spaces._errors import HPOError, SearchSpaceError, format_path
@@ -26,6 +29,7 @@ __all__ = [
     "HPOError",
     "NotFoundError",
     "ObjectiveError",
+    "QueryError",
     "SearchSpaceError",
     "StoreError",
     "StrategyError",
@@ -65,3 +69,50 @@ class ObjectiveError(HPOError):
 
 class StrategyError(HPOError):
     """A strategy name is unknown, or a strategy was asked for something it cannot do."""
+
+
+class QueryError(HPOError, ValueError):
+    """A query (``--filter`` / ``--sort`` text, or ``select(...)``'s arguments) is invalid.
+
+    ``expression`` is the text, ``position`` the 0-based index of the offending character in it
+    (None when no one place is at fault), ``what`` the kind of text (``filter``, ``sort``).
+    ``str()`` gives the message, then the expression with a caret under the position.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str | None = None,
+        position: int | None = None,
+        what: str = "filter",
+    ) -> None:
+        # One line whatever it quotes (re's messages show the pattern's characters as they are).
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        self.message = message
+        self.expression = expression
+        self.position = position
+        self.what = what
+        text = f"bad {what}: {message}"
+        if expression is not None and position is not None:
+            text += f" at position {position}\n" + _caret(expression, position)
+        super().__init__(text)
+
+
+def _caret(text: str, position: int, width: int = 72) -> str:
+    """The text on one line (indented) and a caret under ``position``, cut to a window around
+    it: characters that would break the alignment (newlines, tabs, controls) become spaces or
+    ``?``, and wide characters count two columns."""
+    start = max(0, min(position - width // 2, len(text) - width))
+    shown = text[start : start + width]
+    left = "…" if start > 0 else ""
+    right = "…" if start + width < len(text) else ""
+    chars = [" " if c.isspace() else (c if c.isprintable() else "?") for c in shown]
+    column = len(left) + sum(_cells(c) for c in chars[: position - start])
+    return f"  {left}{''.join(chars)}{right}\n  {' ' * column}^"
+
+
+def _cells(char: str) -> int:
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hpo._query import select
 from hpo.reports._rank import best, rank
 from trackers import Goal, TrialRecord, TrialState
 
@@ -47,6 +49,17 @@ class SweepResult:
     def ranked(self) -> list[TrialRecord]:
         """Completed trials best first, then the others by number."""
         return rank(self.trials, self.goal)
+
+    def select(
+        self,
+        filter: str | None = None,  # the word users know from `hpo report --filter`
+        sort: str | Sequence[str] | None = None,
+        top: int | None = None,
+    ) -> list[TrialRecord]:
+        """The trials matching ``filter``, ordered by ``sort`` (default: ranked, best first),
+        at most ``top``: ``result.select("lr < 0.1 and state == completed", top=5)``. The
+        sweep's metric is a name for ``value``. See :func:`hpo.select` for the language."""
+        return select(self.ranked(), filter, sort, top, metric=self.metric)
 
     def count(self, state: TrialState) -> int:
         return sum(1 for t in self.trials if t.state is state)

@@ -1,6 +1,18 @@
-"""Ranking trials and showing them: terminal tables, JSON, the live progress bar."""
+"""Ranking trials and showing them: terminal tables, JSON, Markdown, CSV, the HTML report and
+the live progress bar."""
 
+from hpo.reports._formats import csv_table, markdown_table
+from hpo.reports._html import ReportError, write_html_report
 from hpo.reports._rank import best, rank
 from hpo.reports._tables import sweeps_table, trials_table
 
-__all__ = ["best", "rank", "sweeps_table", "trials_table"]
+__all__ = [
+    "ReportError",
+    "best",
+    "csv_table",
+    "markdown_table",
+    "rank",
+    "sweeps_table",
+    "trials_table",
+    "write_html_report",
+]
