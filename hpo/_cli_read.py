@@ -30,7 +30,7 @@ from hpo.reports._tables import (
     trial_json,
     trials_table,
 )
-from trackers import Store, SweepRecord, TrialRecord
+from trackers import Store, SweepRecord, TrialRecord, TrialState
 
 #: Rows `hpo report` shows in a table unless told otherwise.
 TABLE_TOP = 25
@@ -128,6 +128,8 @@ def show(trial: str, store: str | None, fmt: str) -> int:
                 "started": fmt_time(t.started_at),
                 "duration": fmt_duration(t.duration),
                 "seed": t.seed,
+                **({"budget": fmt_value(t.budget)} if t.budget is not None else {}),
+                **({"stopped at step": t.step} if t.state is TrialState.PRUNED else {}),
                 "host": t.host,
                 "objective": sweep_rec.objective,
             },
@@ -165,7 +167,9 @@ def show(trial: str, store: str | None, fmt: str) -> int:
             )
         )
     if t.error:
-        out.print(Text("\nError: ", style="bold red") + Text(t.error))
+        label = "\nPruned: " if t.state is TrialState.PRUNED else "\nError: "
+        style = "bold yellow" if t.state is TrialState.PRUNED else "bold red"
+        out.print(Text(label, style=style) + Text(t.error))
     if t.traceback:
         out.print(Text(t.traceback.rstrip(), style="dim"))
     return 0

@@ -185,6 +185,7 @@ class Engine:
                 if task is None:
                     break
                 submit.append(task)
+            self._drain_pruned()  # a rung decided while asking: its losers end now
             self._flush()  # the store knows of a trial before it runs
             for task in submit:
                 executor.submit(task)
@@ -416,7 +417,10 @@ class Engine:
             self._ended(record)
         if state is TrialState.PRUNED:
             self._drop_checkpoint(event.number)
-        for number in plan.strategy.take_pruned():
+        self._drain_pruned()
+
+    def _drain_pruned(self) -> None:
+        for number in self.plan.strategy.take_pruned():
             self._prune(number, "not among the best of its rung")
 
     def _ended(self, record: TrialRecord) -> None:

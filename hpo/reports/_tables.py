@@ -21,6 +21,7 @@ _STATE_STYLE = {
     TrialState.RUNNING: "cyan",
     TrialState.QUEUED: "cyan",
     TrialState.PRUNED: "yellow",
+    TrialState.PAUSED: "yellow",
     TrialState.FAILED: "red",
     TrialState.TIMED_OUT: "red",
     TrialState.INTERRUPTED: "magenta",
@@ -58,10 +59,13 @@ def state_text(state: TrialState) -> Text:
 
 
 def trials_table(trials: Sequence[TrialRecord], metric: str, *, title: str | None = None) -> Table:
-    """A ranked table: rank, trial number, metric value, each param, state, duration."""
+    """A ranked table: rank, trial number, metric value, each param, state, duration; and,
+    when trials had budgets (multi-fidelity), the budget reached and the last step."""
     names: list[str] = []
     for t in trials:
         names.extend(k for k in t.params if k not in names)
+    budgets = any(t.budget is not None for t in trials)
+    steps = budgets or any(t.state is TrialState.PRUNED and t.step is not None for t in trials)
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("rank", justify="right")
     table.add_column("trial", justify="right")
@@ -69,17 +73,25 @@ def trials_table(trials: Sequence[TrialRecord], metric: str, *, title: str | Non
     for n in names:
         table.add_column(n, justify="right")
     table.add_column("state")
+    if budgets:
+        table.add_column("budget", justify="right")
+    if steps:
+        table.add_column("step", justify="right")
     table.add_column("duration", justify="right")
     rank = 0
     for t in trials:
         done = t.state is TrialState.COMPLETED
         rank += done
+        extra = [fmt_value(t.budget)] if budgets else []
+        if steps:
+            extra.append(fmt_value(t.step))
         table.add_row(
             str(rank) if done else "",
             str(t.number),
             fmt_value(t.value),
             *(fmt_value(t.params.get(n)) for n in names),
             state_text(t.state),
+            *extra,
             fmt_duration(t.duration),
         )
     return table

@@ -108,19 +108,21 @@ class BohbStrategy(HyperbandStrategy):
         return out
 
     def _new_params(self, k: int) -> dict[str, Any]:
+        # A random configuration is Hyperband's own k-th one: until the model has data, and
+        # in its random fraction after, bohb draws exactly what hyperband would with this seed.
         rng = np.random.default_rng([self._entropy, k, 1])
         if self.space.dims == 0 or rng.uniform() < self.random_fraction:
-            return self.space.sample(rng)
+            return super()._new_params(k)
         results = self._by_budget()
         usable = [b for b, rows in results.items() if self.model.enough(len(rows))]
         if not usable:
-            return self.space.sample(rng)
+            return super()._new_params(k)
         rows = results[max(usable)]
         u = np.stack([self._encoding(n) for n, _ in rows])
         losses = np.array([loss for _, loss in rows])
         point = self.model.suggest(u, losses, rng)
         if point is None:
-            return self.space.sample(rng)
+            return super()._new_params(k)
         return self.space.decode(point)
 
     def _encoding(self, number: int) -> np.ndarray:

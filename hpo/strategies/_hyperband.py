@@ -139,7 +139,8 @@ class HyperbandStrategy(MultiFidelity):
         bracket.rungs[i - 1].promoted.add(number)
         if number not in bracket.rungs[i].members:
             bracket.rungs[i].members.append(number)
-        bracket.decided[i - 1] = True
+        # not marked decided: the rung is decided again on restore, and promotes the winners
+        # that had not started yet when the driver stopped (the started ones it skips)
 
     def _decide(self, bracket: Bracket) -> None:
         """Promote the best of every complete rung, prune the rest."""
