@@ -96,9 +96,7 @@ class ObjectiveConfig(_Model):
                 "give exactly one of 'function' (e.g. train:objective) or 'command' "
                 "(e.g. python train.py --lr {lr})"
             )
-        if self.function is not None and (
-            self.cwd or self.env or self.stop_grace is not None
-        ):
+        if self.function is not None and (self.cwd or self.env or self.stop_grace is not None):
             raise ValueError("'cwd', 'env' and 'stop_grace' apply to 'command' objectives only")
         return self
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import pickle
 import warnings
 
-import hpo
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
+
+import hpo
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0

@@ -58,7 +58,8 @@ def test_unknown_strategy():
     with pytest.raises(StrategyError) as info:
         make_strategy("rnd", SPACE)
     assert str(info.value) == (
-        "unknown strategy 'rnd'; choose one of: grid, random, bayes, hyperband, asha, bohb (did you mean 'random'?)"
+        "unknown strategy 'rnd'; choose one of: grid, random, bayes, hyperband, asha, bohb "
+        "(did you mean 'random'?)"
     )
     with pytest.raises(StrategyError) as info:
         make_strategy("zzz", SPACE)
