@@ -4,12 +4,14 @@
     ├── SearchSpaceError (also ValueError)   search_spaces: a malformed space, or a config
     │                                        outside it; carries the key path
     ├── StoreError                           trackers: the store could not be read or written
-    │   └── NotFoundError (also LookupError) no sweep or trial by that name or id
+    │   ├── NotFoundError (also LookupError) no sweep or trial by that name or id
+    │   └── TransferError                    an export file that cannot be imported
     ├── ConfigError (also ValueError)        a sweep config is invalid; names file, line, key
     ├── ObjectiveError                       the objective cannot be loaded or called as given
     ├── StrategyError                        a strategy is unknown or misused
-    └── QueryError (also ValueError)         a --filter/--sort expression is malformed or names
-                                             an unknown field; carries the position
+    ├── QueryError (also ValueError)         a --filter/--sort expression is malformed or names
+    │                                        an unknown field; carries the position
+    └── ReportError                          an HTML report cannot be written (hpo.reports)
 
 A failing *trial* is not an error of hpo: it is recorded as a failed trial and the sweep goes
 on. These exceptions are for the user's input and the machinery; the CLI turns each into one

@@ -9,6 +9,14 @@ from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecor
 from trackers._schema import SCHEMA_VERSION
 from trackers._states import EventKind, Goal, SweepState, TrialState
 from trackers._store import Store
+from trackers._transfer import (
+    TransferError,
+    TransferSummary,
+    export_sweep,
+    import_sweep,
+    read_document,
+    sweep_document,
+)
 
 __all__ = [
     "DEFAULT_STORE",
@@ -22,10 +30,16 @@ __all__ = [
     "SweepRecord",
     "SweepState",
     "SweepSummary",
+    "TransferError",
+    "TransferSummary",
     "TrialRecord",
     "TrialState",
     "WriteBatch",
     "capture_environment",
     "diff_environments",
     "environment_hash",
+    "export_sweep",
+    "import_sweep",
+    "read_document",
+    "sweep_document",
 ]

@@ -73,3 +73,5 @@ class EventKind(str, enum.Enum):
     TRIAL_CONTINUED = "trial_continued"  # a paused trial runs on: data {budget}
     TRIAL_PRUNED = "trial_pruned"  # a paused trial will not run on: data {reason}
     TRIAL_STOP_REQUESTED = "trial_stop_requested"  # data {step, value, rule}
+    # copied in from a file: data {file, store, name, exported_at, hpo_version}
+    SWEEP_IMPORTED = "sweep_imported"

@@ -99,7 +99,7 @@ def test_make_rule_by_name() -> None:
 
 
 BASE = {
-    "objective": "obj:f",
+    "objective": "stop_rule_obj:f",
     "metric": "loss",
     "parameters": {"x": {"min": 0.0, "max": 1.0}},
     "trials": 3,
@@ -129,7 +129,7 @@ def build(data: dict[str, Any], base: Path) -> Any:
 def test_config_errors_name_early_terminate(
     tmp_path: Path, early_terminate: Any, words: list[str]
 ) -> None:
-    (tmp_path / "obj.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "stop_rule_obj.py").write_text("def f(x):\n    return x\n")
     with pytest.raises(ConfigError) as info:
         build({**BASE, "early_terminate": early_terminate}, tmp_path)
     message = str(info.value)
@@ -138,7 +138,7 @@ def test_config_errors_name_early_terminate(
 
 
 def test_a_valid_rule_reaches_the_plan(tmp_path: Path) -> None:
-    (tmp_path / "obj.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "stop_rule_obj.py").write_text("def f(x):\n    return x\n")
     cfg = parse_config(
         {**BASE, "early_terminate": {"type": "hyperband", "min_iter": 1, "max_iter": 9}}
     )

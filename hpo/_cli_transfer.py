@@ -1,0 +1,75 @@
+"""``hpo export`` and ``hpo import``: a sweep to one portable file and back into a store."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import click
+
+from hpo._cli_common import STORE_OPTION, err, open_for_reading, out
+from trackers import Store, export_sweep, import_sweep
+
+#: What `hpo export` writes when not told where: ``<sweep name>`` + this.
+DEFAULT_SUFFIX = ".hpo.json.gz"
+
+
+@click.command(name="export")
+@click.argument("sweep_ref", metavar="SWEEP")
+@STORE_OPTION
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help=f"Where to write (default: <sweep name>{DEFAULT_SUFFIX}); gzip-compressed when FILE "
+    "ends in .gz; '-' for stdout (plain JSON).",
+)
+def export(sweep_ref: str, store: str | None, output: str | None) -> int:
+    """Export SWEEP (name or id) to one portable file.
+
+    The file holds the sweep with its trials, metric series, environments and events, for
+    `hpo import` into another store."""
+    with open_for_reading(store) as st:
+        if output is None:
+            output = _file_name(st.get_sweep(sweep_ref).name) + DEFAULT_SUFFIX
+        done = export_sweep(st, sweep_ref, output)
+    where = "stdout" if output == "-" else f"{output} ({_size(os.path.getsize(output))})"
+    # With the file on stdout, the summary must not end up inside it.
+    (err if output == "-" else out).print(
+        f"exported sweep {done.name!r}: {done.trials:,} trials, {done.metric_points:,} metric "
+        f"points, {done.environments} environment{'s' * (done.environments != 1)} to {where}"
+    )
+    return 0
+
+
+@click.command(name="import")
+@click.argument("file", metavar="FILE")
+@STORE_OPTION
+@click.option(
+    "--name",
+    metavar="NEW",
+    help="Name of the imported sweep (default: its own, or NAME-2... if the store has it).",
+)
+def import_(file: str, store: str | None, name: str | None) -> int:
+    """Import a sweep file into the store.
+
+    FILE (written by `hpo export`; '-' for stdin) becomes a new sweep with every trial,
+    metric series, environment and event; its event log records where it came from."""
+    with Store(store) as st:
+        done = import_sweep(st, file, name=name)
+        url = st.url
+    envs = f"{done.environments} environment{'s' * (done.environments != 1)}"
+    out.print(
+        f"imported sweep {done.name!r} (id {done.sweep_id}) into {url}: {done.trials:,} trials, "
+        f"{done.metric_points:,} metric points, {envs} ({done.new_environments} new)"
+    )
+    return 0
+
+
+def _file_name(sweep_name: str) -> str:
+    # A sweep name may hold '/' or other characters a file name should not.
+    return re.sub(r"[^\w.+-]+", "_", sweep_name).strip("._") or "sweep"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
