@@ -15,17 +15,14 @@ and value where it stopped.
 from __future__ import annotations
 
 import math
-import os
-import re
-import shutil
 import socket
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from hpo._checkpoints import Checkpoints
 from hpo._errors import StrategyError
 from hpo._objective import Objective
 from hpo._result import SweepResult
@@ -122,8 +119,7 @@ class Engine:
         self._last: dict[int, tuple[int | None, float | None]] = {}  # (step, metric) reported
         self._mf = plan.strategy.max_budget is not None
         self._sampling = True
-        self._checkpoint_root: str | None = None
-        self._temporary: str | None = None  # a store-less sweep's checkpoint folder
+        self._checkpoints = Checkpoints(plan.checkpoints, store)
         self._results: dict[int, TrialRecord] = {}
         self._best: TrialRecord | None = None
         self._next = 0
@@ -139,6 +135,7 @@ class Engine:
         and return the partial result with ``interrupted`` set."""
         plan = self.plan
         self._open()
+        self._checkpoints.open(plan.name, self.sweep_id)
         state = SweepState.COMPLETED
         try:
             if self.progress is not None:
@@ -156,8 +153,7 @@ class Engine:
             raise
         finally:
             plan.executor.shutdown(kill=state is not SweepState.COMPLETED)
-            if self._temporary is not None:  # nothing can resume a sweep without a store
-                shutil.rmtree(self._temporary, ignore_errors=True)
+            self._checkpoints.close()
             if self.progress is not None:
                 self.progress.stop()
             self._close(state)
@@ -242,7 +238,7 @@ class Engine:
             budget=budget,
             timeout=self.plan.timeout,
             memory_limit=self.plan.memory_limit,
-            checkpoint_dir=self._checkpoint_dir(number),
+            checkpoint_dir=self._checkpoints.of(number),
         )
         now = time.time()
         self._live[number] = _Live(task, now, rerun_of, attempt)
@@ -274,37 +270,13 @@ class Engine:
             budget=budget,
             timeout=self.plan.timeout,
             memory_limit=self.plan.memory_limit,
-            checkpoint_dir=self._checkpoint_dir(number),
+            checkpoint_dir=self._checkpoints.of(number),
         )
         self._live[number] = _Live(task, held.started, held.rerun_of, held.attempt, held.ran)
         self._last.pop(number, None)
         if self._batch is not None:
             self._batch.trial_continued(number, budget)
         return task
-
-    def _checkpoint_dir(self, number: int) -> str:
-        """Trial ``number``'s checkpoint directory (not created: the trial does that on use)."""
-        if self._checkpoint_root is None:
-            self._checkpoint_root = self._checkpoints_of_sweep()
-        return os.path.join(self._checkpoint_root, f"trial-{number}")
-
-    def _checkpoints_of_sweep(self) -> str:
-        """``checkpoints`` if set, else beside a SQLite store's file (``hpo.db`` ->
-        ``hpo-checkpoints/``), else ``./hpo-checkpoints`` for a server store; a folder per
-        sweep inside. A sweep without a store gets a temporary folder, removed at its end."""
-        if self.store is None or self.sweep_id is None:
-            self._temporary = tempfile.mkdtemp(prefix="hpo-checkpoints-")
-            return self._temporary
-        root = self.plan.checkpoints
-        if root is None:
-            path = self.store.database_file()
-            if path is not None:
-                stem = os.path.splitext(os.path.basename(path))[0]
-                root = os.path.join(os.path.dirname(path), f"{stem}-checkpoints")
-            else:
-                root = os.path.abspath("hpo-checkpoints")
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.plan.name)[:80]
-        return os.path.join(root, f"{safe}-{self.sweep_id}")
 
     def _reported(self, event: Report) -> None:
         if self._batch is not None:
@@ -416,7 +388,7 @@ class Engine:
         if state is not TrialState.PAUSED:
             self._ended(record)
         if state is TrialState.PRUNED:
-            self._drop_checkpoint(event.number)
+            self._checkpoints.drop(event.number)
         self._drain_pruned()
 
     def _drain_pruned(self) -> None:
@@ -440,16 +412,11 @@ class Engine:
             record = replace(old, state=TrialState.PRUNED, error=reason)
             self._results[number] = record
             self._ended(record)
-        self._drop_checkpoint(number)
+        self._checkpoints.drop(number)
 
     def _settle_paused(self, reason: str) -> None:
         for number in list(self._paused):
             self._prune(number, reason)
-
-    def _drop_checkpoint(self, number: int) -> None:
-        """A pruned trial never runs again: its checkpoints only take disk space."""
-        if self._checkpoint_root is not None:
-            shutil.rmtree(os.path.join(self._checkpoint_root, f"trial-{number}"), True)
 
     # --- recording --------------------------------------------------------------------------
 
