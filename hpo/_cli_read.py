@@ -15,6 +15,7 @@ from hpo._cli_common import (
     open_for_reading,
     out,
 )
+from hpo._cli_compare import show_lineage
 from hpo._query import select, select_sweeps
 from hpo._query_fields import config_tags
 from hpo.reports._formats import csv_table, markdown_table
@@ -98,8 +99,16 @@ def ls(
 @click.argument("trial")
 @STORE_OPTION
 @FORMAT_OPTION
-def show(trial: str, store: str | None, fmt: str) -> int:
+@click.option(
+    "--lineage",
+    is_flag=True,
+    help="How the trial was built: code version and diff, environment, command, params, "
+    "seed, timings.",
+)
+def show(trial: str, store: str | None, fmt: str, lineage: bool = False) -> int:
     """Show one trial whole: TRIAL is its id or SWEEP:NUMBER."""
+    if lineage:
+        return show_lineage(trial, store, OutputFormat(fmt))
     with open_for_reading(store) as st:
         t = st.get_trial(trial)
         sweep_rec = st.get_sweep(t.sweep_id)  # type: ignore[arg-type]

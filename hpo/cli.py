@@ -1,4 +1,4 @@
-"""The ``hpo`` command: sweep, resume, ls, show, report, export, import.
+"""The ``hpo`` command: sweep, resume, reproduce, ls, show, report, compare, export, import.
 
 Errors of input (a bad config, an unknown sweep, a store that can't be opened) print one line
 naming the problem and where it is, and exit with status 2; no traceback.
@@ -16,7 +16,9 @@ import click
 from rich.text import Text
 
 from hpo._cli_common import EXIT_INPUT, EXIT_INTERRUPTED, err
+from hpo._cli_compare import compare_command
 from hpo._cli_read import ls, report, show
+from hpo._cli_reproduce import reproduce
 from hpo._cli_run import resume, sweep
 from hpo._cli_transfer import export, import_
 from hpo._errors import HPOError
@@ -28,7 +30,7 @@ def cli() -> None:
     """hpo: hyperparameter optimisation with built-in experiment tracking."""
 
 
-for command in (sweep, resume, ls, show, report, export, import_):
+for command in (sweep, resume, reproduce, ls, show, report, compare_command, export, import_):
     cli.add_command(command)
 
 

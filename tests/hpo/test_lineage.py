@@ -1,0 +1,211 @@
+"""``hpo._lineage``: diff summaries, the lineage of a trial and the comparison of trials.
+
+The comparison is checked on environment snapshots written by hand (a changed package, another
+Python) and on real sweeps run from a real git repository, the second one with a modified
+tracked file, so that its recorded snapshot holds a real ``git diff``.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpo
+from hpo._lineage import (
+    Row,
+    Section,
+    TrialFacts,
+    compare,
+    lineage,
+    load,
+    summarize_diff,
+)
+from trackers import Goal, NotFoundError, Store, SweepRecord, SweepState, TrialRecord, TrialState
+
+DIFF = """\
+diff --git a/obj.py b/obj.py
+index 1111111..2222222 100644
+--- a/obj.py
++++ b/obj.py
+@@ -1,2 +1,3 @@
+ def f(x):
+-    return (x - 0.3) ** 2
++    # tuned
++    return (x - 0.25) ** 2
+diff --git a/data/w.bin b/data/w.bin
+index 3333333..4444444 100644
+Binary files a/data/w.bin and b/data/w.bin differ
+diff --git a/notes.md b/notes.md
+--- a/notes.md
++++ b/notes.md
+@@ -1 +1 @@
+---- a rule
++++++ a heading
+"""
+
+
+def test_summarize_diff_counts_lines_per_file_and_not_headers() -> None:
+    d = summarize_diff(DIFF)
+    assert [(f.path, f.added, f.removed, f.binary) for f in d.files] == [
+        ("obj.py", 2, 1, False),
+        ("data/w.bin", 0, 0, True),
+        # Content lines that look like headers ("----", "++++") are still counted.
+        ("notes.md", 1, 1, False),
+    ]
+    assert str(d) == "3 files changed, +3 -2"
+    assert "truncated" in str(summarize_diff(DIFF, truncated=True))
+    assert str(summarize_diff("")) == "no changes to tracked files"
+    assert summarize_diff(None).files == ()
+
+
+def _sweep(name: str, **kw: Any) -> SweepRecord:
+    fields: dict[str, Any] = dict(
+        id=1, name=name, state=SweepState.COMPLETED, metric="loss", goal=Goal.MINIMIZE,
+        strategy="random", strategy_options={}, space={}, config={}, objective="obj.py:f",
+        executor="inline", budget=10, seed=1, source=None, environment_id=1, created_at=0.0,
+        updated_at=0.0,
+    )  # fmt: skip
+    fields.update(kw)
+    return SweepRecord(**fields)
+
+
+def _trial(number: int, params: dict[str, Any], value: float, **kw: Any) -> TrialRecord:
+    fields: dict[str, Any] = dict(
+        id=number + 1, sweep_id=1, number=number, state=TrialState.COMPLETED, params=params,
+        value=value, metrics={"loss": value}, budget=None, seed=7, host="h", environment_id=1,
+        queued_at=0.0, started_at=0.0, ended_at=1.0, duration=1.0, error=None,
+    )  # fmt: skip
+    fields.update(kw)
+    return TrialRecord(**fields)
+
+
+ENV: dict[str, Any] = {
+    "python": {"version": "3.11.7", "implementation": "CPython", "executable": "/py"},
+    "packages": {"numpy": "1.26.4", "torch": "2.2.0", "six": "1.16.0"},
+    "os": {"platform": "Linux-6"},
+    "cpu": {"model": "EPYC", "logical_cores": 8, "usable_cores": 8},
+    "gpus": [],
+    "argv": ["train.py"],
+    "cwd": "/w",
+    "git": {"commit": "a" * 40, "branch": "main", "dirty": False, "diff": "", "untracked": []},
+}
+
+
+def _row(rows: tuple[Row, ...], section: Section, name: str) -> Row:
+    found = [r for r in rows if r.section is section and r.field == name]
+    assert len(found) == 1, f"no single row {section.value}/{name}: {found}"
+    return found[0]
+
+
+def test_compare_flags_packages_python_params_and_code() -> None:
+    env_b = {
+        **ENV,
+        "python": {**ENV["python"], "version": "3.12.1"},
+        "packages": {"numpy": "2.0.0", "torch": "2.2.0", "scipy": "1.13.0"},
+        "git": {**ENV["git"], "commit": "b" * 40, "dirty": True, "diff": DIFF},
+    }
+    a = TrialFacts(_trial(0, {"lr": 0.1, "opt": "sgd"}, 0.5), _sweep("s1"), ENV)
+    b = TrialFacts(_trial(3, {"lr": 0.1, "layers": 2}, 0.25), _sweep("s2", id=2), env_b)
+    result = compare([a, b])
+    rows = result.rows
+    assert result.labels == ("s1:0", "s2:3")
+    assert _row(rows, Section.PACKAGES, "numpy").values == ("1.26.4", "2.0.0")
+    assert _row(rows, Section.PACKAGES, "scipy").values == (None, "1.13.0")  # added
+    assert _row(rows, Section.PACKAGES, "six").values == ("1.16.0", None)  # removed
+    assert not [r for r in rows if r.field == "torch"]  # same version: no row of its own
+    assert _row(rows, Section.ENVIRONMENT, "python").values == ("CPython 3.11.7", "CPython 3.12.1")
+    assert _row(rows, Section.CODE, "commit").differs
+    assert _row(rows, Section.CODE, "dirty").values == (False, True)
+    assert _row(rows, Section.CODE, "diff").values[1] == "3 files changed, +3 -2"
+    assert _row(rows, Section.CODE, "diff: obj.py").values == (None, "+2 -1")
+    lr = _row(rows, Section.PARAMS, "lr")
+    assert lr.values == (0.1, 0.1) and not lr.differs
+    assert _row(rows, Section.PARAMS, "opt").values == ("sgd", None)
+    assert _row(rows, Section.PARAMS, "layers").values == (None, 2)
+    assert _row(rows, Section.TRIAL, "sweep").differs
+    assert not _row(rows, Section.ENVIRONMENT, "cpu").differs
+    assert not _row(rows, Section.COMMAND, "argv").differs
+    assert result.equal_count == sum(not r.differs for r in rows) > 0
+
+
+def test_compare_of_equal_trials_has_no_differences_even_with_nan() -> None:
+    nan = float("nan")
+    t = _trial(0, {"x": 1}, nan, metrics={"loss": nan, "acc": nan})
+    result = compare([TrialFacts(t, _sweep("s"), ENV), TrialFacts(t, _sweep("s"), ENV)])
+    assert result.differing == ()
+    assert math.isnan(_row(result.rows, Section.METRICS, "acc").values[0])
+
+
+def test_compare_without_environment_reads_as_absent() -> None:
+    a = TrialFacts(_trial(0, {"x": 1}, 1.0), _sweep("s"), ENV)
+    b = TrialFacts(_trial(1, {"x": 1}, 1.0, environment_id=None), _sweep("s"), {})
+    rows = compare([a, b]).rows
+    assert _row(rows, Section.CODE, "commit").values == ("a" * 40, None)
+    assert _row(rows, Section.PACKAGES, "recorded").values == (3, 0)
+
+
+# --- real sweeps in a real git repository -------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def run_sweeps(repo: Path, db: str) -> None:
+    """Sweep ``clean`` from a committed tree, then ``dirty`` after editing a tracked file."""
+    git(repo, "init", "-q")
+    (repo / "model.py").write_text("SCALE = 1.0\n")
+    (repo / ".gitignore").write_text("hpo.db*\n")
+    git(repo, "add", "model.py", ".gitignore")
+    git(repo, "commit", "-qm", "first")
+
+    def objective(x: float) -> float:
+        return (x - 0.3) ** 2
+
+    space = {"x": {"min": 0.0, "max": 1.0}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(repo)
+        hpo.sweep(objective, space, trials=3, seed=1, store=db, name="clean")
+        (repo / "model.py").write_text("# retuned\nSCALE = 2.0\n")
+        hpo.sweep(objective, space, trials=3, seed=2, store=db, name="dirty")
+
+
+def test_lineage_of_real_sweeps_records_commit_and_dirty_diff(tmp_path: Path) -> None:
+    db = str(tmp_path / "hpo.db")
+    run_sweeps(tmp_path, db)
+    commit = git(tmp_path, "rev-parse", "HEAD")
+    with Store(db) as st:
+        clean, dirty = load(st, "clean:0"), load(st, "dirty:2")
+        best = load(st, "dirty")  # a sweep name stands for its best trial
+        values = [t.value for t in st.trials(best.sweep.id) if t.value is not None]
+        with pytest.raises(NotFoundError, match="no trial"):
+            load(st, "dirty:99")
+    page = lineage(dirty)
+    code = page[Section.CODE]
+    assert code["commit"] == commit and code["dirty"] is True
+    assert code["changes"] == "1 file changed, +2 -1"
+    assert code["files"] == {"model.py": "+2 -1"}
+    assert page[Section.TRIAL]["trial"] == "dirty:2"
+    assert page[Section.TRIAL]["seed"] == dirty.trial.seed is not None
+    assert page[Section.PARAMS] == dict(dirty.trial.params)
+    assert page[Section.TIMINGS]["duration"] == dirty.trial.duration
+    assert page[Section.COMMAND]["cwd"] == str(tmp_path)
+    assert page[Section.PACKAGES]  # the real installed packages
+    assert lineage(clean)[Section.CODE]["changes"] == "no changes to tracked files"
+    assert best.trial.value == min(values) and best.sweep.name == "dirty"
+    rows = compare([clean, dirty]).rows
+    assert _row(rows, Section.CODE, "dirty").values == (False, True)
+    assert not _row(rows, Section.CODE, "commit").differs
+    assert _row(rows, Section.CODE, "diff: model.py").values == (None, "+2 -1")
+    assert not [r for r in rows if r.section is Section.PACKAGES and r.differs]

@@ -1,0 +1,172 @@
+"""``hpo reproduce``: a rerun that matches, one that does not (and says why), a Python
+function's trial on a worker process, and a trial that does not exist."""
+
+from __future__ import annotations
+
+import importlib
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import hpo
+from hpo._reproduce import DifferenceKind, environment_differences
+from hpo.cli import main
+from trackers import Store, TrialState
+
+# Deterministic in (params, seed): the seed's noise makes a wrong seed visible.
+OBJECTIVE = textwrap.dedent(
+    """
+    import random
+
+    def f(x, trial):
+        return (x - 0.3) ** 2 + random.Random(trial.seed).random() * 1e-3
+    """
+)
+
+CONFIG = textwrap.dedent(
+    """
+    name: repro
+    metric: {name: loss, goal: minimize}
+    strategy: random
+    trials: 3
+    seed: 7
+    objective: {function: repro_objective.py:f}
+    parameters:
+      x: {min: 0.0, max: 1.0}
+    """
+)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def forget_module(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI run is a fresh process; in this one, the edited file must be loaded again."""
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == str(path.resolve()):
+            monkeypatch.delitem(sys.modules, name)
+
+
+def test_config_sweep_reproduces_then_a_code_change_is_warned_and_differs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    (repo / "repro_objective.py").write_text(OBJECTIVE)
+    (repo / "sweep.yaml").write_text(CONFIG)
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "objective")
+    store = str(tmp_path / "store.db")  # outside the repository: not an untracked file
+
+    code, _, _ = run_cli(
+        capsys, "sweep", str(repo / "sweep.yaml"), "--store", store, "--no-progress"
+    )
+    assert code == 0
+    with Store(store) as st:
+        original = st.get_trial("repro:1")
+
+    code, out, err = run_cli(capsys, "reproduce", "repro:1", "--store", store)
+    assert code == 0, out + err
+    assert "no differences" in out and "warning" not in err
+    assert "matches" in out and "does not match" not in out
+    with Store(store) as st:
+        rerun = st.get_trial("repro:3")
+    assert rerun.rerun_of == 1
+    assert rerun.state is TrialState.COMPLETED
+    assert dict(rerun.params) == dict(original.params)
+    assert rerun.seed == original.seed
+    assert rerun.value == original.value
+
+    source = repo / "repro_objective.py"
+    source.write_text(OBJECTIVE.replace("return (x - 0.3)", "return 0.5 + (x - 0.3)"))
+    forget_module(source, monkeypatch)
+    code, out, err = run_cli(capsys, "reproduce", "repro:1", "--store", store, "--yes")
+    assert code == 1, out + err
+    assert "code: uncommitted changes differ from the recorded ones in repro_objective.py" in err
+    assert "does not match" in out
+    assert "difference +0.5" in out
+    with Store(store) as st:
+        changed = st.get_trial("repro:4")
+    assert changed.rerun_of == 1
+    assert changed.value == pytest.approx(original.value + 0.5)  # type: ignore[operator]
+
+
+def test_function_sweep_reproduces_on_a_worker_and_a_missing_trial_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "repro_fn_module.py").write_text(OBJECTIVE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # recorded as where the sweep ran: the rerun imports from here
+    module = importlib.import_module("repro_fn_module")
+    store = str(tmp_path / "hpo.db")
+    space = {"x": {"min": 0.0, "max": 1.0}}
+    hpo.sweep(module.f, space, metric="loss", trials=2, seed=3, store=store, name="fn")
+
+    code, out, err = run_cli(capsys, "reproduce", "fn:0", "--store", store, "--executor", "local")
+    assert code == 0, out + err
+    assert "matches" in out and "does not match" not in out
+    with Store(store) as st:
+        original, rerun = st.get_trial("fn:0"), st.get_trial("fn:2")
+    assert rerun.rerun_of == 0 and rerun.value == original.value
+
+    code, out, err = run_cli(capsys, "reproduce", "fn:99", "--store", store)
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "no trial 'fn:99'" in err
+
+    # A live driver (pid 1 runs on every host) numbers the sweep's trials: refused.
+    with sqlite3.connect(store) as db:
+        db.execute(
+            "UPDATE sweeps SET state = 'running', driver = ?, heartbeat_at = ?",
+            (f"{socket.gethostname()}:1", time.time()),
+        )
+    code, out, err = run_cli(capsys, "reproduce", "fn:0", "--store", store)
+    assert code == 2 and "is being run by driver" in err
+    with Store(store) as st:
+        assert len(st.trials(st.get_sweep("fn").id)) == 3  # nothing recorded
+
+
+def test_environment_differences_name_code_packages_and_machine() -> None:
+    recorded = {
+        "python": {"version": "3.11.4"},
+        "packages": {"numpy": "1.26.0", "scipy": "1.11.0"},
+        "git": {"commit": "a" * 40, "diff": "", "untracked": []},
+        "argv": ["hpo", "sweep", "a.yaml"],
+        "hostname": "box",
+    }
+    current = {
+        "python": {"version": "3.12.1"},
+        "packages": {"numpy": "2.0.0", "torch": "2.3.0"},
+        "git": {"commit": "b" * 40, "diff": "diff --git a/t.py b/t.py\n+x\n", "untracked": []},
+        "argv": ["hpo", "reproduce", "a:1"],
+        "hostname": "box",
+    }
+    found = {(d.kind, d.text) for d in environment_differences(recorded, current)}
+    assert found == {
+        (DifferenceKind.CODE, f"git commit {'a' * 12} -> {'b' * 12}"),
+        (DifferenceKind.CODE, "uncommitted changes differ from the recorded ones in t.py"),
+        (DifferenceKind.PACKAGES, "numpy 1.26.0 -> 2.0.0"),
+        (DifferenceKind.PACKAGES, "torch 2.3.0 installed since"),
+        (DifferenceKind.PACKAGES, "scipy 1.11.0 no longer installed"),
+        (DifferenceKind.ENVIRONMENT, "python.version '3.11.4' -> '3.12.1'"),
+    }
