@@ -6,7 +6,7 @@ import functools
 import os
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
@@ -19,6 +19,7 @@ from hpo.executors import Executor, make_executor
 from hpo.strategies import Strategy, make_strategy
 from search_spaces import SearchSpace, as_space
 from trackers import Goal, Store, capture_environment
+from trackers._inputs import expand_inputs
 
 R = TypeVar("R")
 GoalLike = Goal | Literal["minimize", "maximize"]
@@ -55,6 +56,8 @@ class ObjectiveFunction(Generic[R]):
         retries: int = 0,
         early_terminate: Mapping[str, Any] | str | None = None,
         checkpoints: str | os.PathLike[str] | None = None,
+        inputs: Sequence[str] = (),
+        env_vars: Sequence[str] = (),
         seed: int | None = None,
         store: str | os.PathLike[str] | Store | None = None,
         track: bool = True,
@@ -78,6 +81,8 @@ class ObjectiveFunction(Generic[R]):
             retries=retries,
             early_terminate=early_terminate,
             checkpoints=checkpoints,
+            inputs=inputs,
+            env_vars=env_vars,
             seed=seed,
             store=store,
             track=track,
@@ -134,6 +139,8 @@ def sweep(
     retries: int = 0,
     early_terminate: Mapping[str, Any] | str | None = None,
     checkpoints: str | os.PathLike[str] | None = None,
+    inputs: Sequence[str] = (),
+    env_vars: Sequence[str] = (),
     seed: int | None = None,
     store: str | os.PathLike[str] | Store | None = None,
     track: bool = True,
@@ -154,13 +161,19 @@ def sweep(
     (``"median"`` or e.g. ``{"type": "hyperband", "min_iter": 1, "eta": 3}``) stops trials
     whose reported curve falls behind, with any strategy. ``checkpoints`` is where trials'
     ``trial.checkpoint_dir`` directories go (default: beside a SQLite store, else a temporary
-    folder).
+    folder). ``inputs`` (paths or globs relative to the working directory) are hashed into the
+    recorded environment (a pattern matching nothing is an error) and ``env_vars`` names the
+    environment variables recorded with it (only those: never the whole environment).
     ``timeout`` (seconds) and ``memory_limit`` (MB, or a string like ``"2GB"``) bound each
     trial on the local executor; ``retries`` reruns a failed or timed-out trial that often.
     ``name`` names the sweep (default: the function's name, made unique). With ``resume``, a
     recorded sweep of that name is continued instead: finished trials are kept, trials left
     running by a dead driver run again, and ``trials`` is the new total budget.
     """
+    if isinstance(inputs, str) or isinstance(env_vars, str):
+        raise TypeError("inputs and env_vars are lists of strings, e.g. inputs=['data/*.csv']")
+    if inputs and not track:
+        expand_inputs(list(inputs), Path.cwd())  # a declared input must exist even untracked
     search_space = as_space(space)
     goal = Goal(goal)
     objective_ = CallableObjective(func, metric)
@@ -231,7 +244,11 @@ def sweep(
                 **({"early_terminate": stopping.options()} if stopping is not None else {}),
             },
             source=None,
-            environment=capture_environment(cwd=Path.cwd(), argv=sys.argv) if track else None,
+            environment=capture_environment(
+                cwd=Path.cwd(), argv=sys.argv, inputs=list(inputs), env_vars=list(env_vars)
+            )
+            if track
+            else None,
             seed=seed,
             stopping=stopping,
             checkpoints=os.fspath(checkpoints) if checkpoints is not None else None,

@@ -11,6 +11,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from hpo._config import SweepConfig, locate
 from hpo._engine import SweepPlan
@@ -21,7 +22,8 @@ from hpo._yaml import KeyPath, line_of
 from hpo.executors import Executor, make_executor
 from hpo.strategies import make_strategy
 from search_spaces import SearchSpace
-from trackers import capture_environment
+from trackers import InputsError, capture_environment
+from trackers._inputs import expand_inputs
 
 
 def plan_from_config(
@@ -90,6 +92,9 @@ def plan_from_config(
             line=line_of(lines, ("retries",)),
             path=("retries",),
         )
+    environment_ = _environment(cfg, base, source, lines) if environment else None
+    if not environment:
+        _check_inputs(cfg, base, source, lines)
     return SweepPlan(
         name=name or cfg.name or "sweep",
         strategy=strategy,
@@ -102,7 +107,7 @@ def plan_from_config(
         timeout=cfg.timeout,
         config=cfg.model_dump(mode="json", exclude_none=True),
         source=source,
-        environment=capture_environment(cwd=base, argv=sys.argv) if environment else None,
+        environment=environment_,
         seed=seed,
         memory_limit=cfg.memory_limit,
         retries=cfg.retries,
@@ -123,6 +128,25 @@ def reseed(plan: SweepPlan, cfg: SweepConfig, seed: int) -> None:
         seed=seed,
         options=cfg.strategy.options,
     )
+
+
+def _environment(
+    cfg: SweepConfig, base: Path, source: str, lines: Mapping[KeyPath, int]
+) -> dict[str, Any]:
+    try:
+        return capture_environment(
+            cwd=base, argv=sys.argv, inputs=cfg.inputs, inputs_base=base, env_vars=cfg.env_vars
+        )
+    except InputsError as exc:
+        raise locate(exc, ("inputs",), source, lines) from None
+
+
+def _check_inputs(cfg: SweepConfig, base: Path, source: str, lines: Mapping[KeyPath, int]) -> None:
+    # Without a snapshot nothing is hashed, but a declared input must still exist.
+    try:
+        expand_inputs(cfg.inputs, base)
+    except InputsError as exc:
+        raise locate(exc, ("inputs",), source, lines) from None
 
 
 def build_executor(cfg: SweepConfig, source: str, lines: Mapping[KeyPath, int]) -> Executor:

@@ -162,6 +162,12 @@ class SweepConfig(_Model):
     early_terminate: dict[str, Any] | Literal["median", "hyperband"] | None = None
     # where trials' checkpoint directories go (default: beside a SQLite store's file)
     checkpoints: str | None = Field(default=None, min_length=1)
+    # input data (paths or globs relative to the config's folder), hashed into the environment
+    inputs: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    # environment variables recorded by name (never all of them: secrets live there)
+    env_vars: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _inline_runs_one(self) -> SweepConfig:

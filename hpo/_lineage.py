@@ -29,6 +29,8 @@ class Section(str, enum.Enum):
     METRICS = "metrics"
     CODE = "code"
     ENVIRONMENT = "environment"
+    DATA = "data"
+    ENV_VARS = "env vars"
     PACKAGES = "packages"
     COMMAND = "command"
 
@@ -191,6 +193,8 @@ def lineage(facts: TrialFacts) -> dict[Section, dict[str, Any]]:
         Section.METRICS: dict(t.metrics),
         Section.CODE: code if git or env.get("git_error") else {},
         Section.ENVIRONMENT: _environment_fields(env),
+        Section.DATA: _data_fields(env),
+        Section.ENV_VARS: _env_var_fields(env),
         Section.PACKAGES: dict(env.get("packages") or {}),
         Section.COMMAND: {
             "objective": sw.objective,
@@ -238,6 +242,9 @@ def compare(trials: Sequence[TrialFacts]) -> Comparison:
     _code_rows(trials, add)
     for name in _union(s[Section.ENVIRONMENT] for s in sections):
         add(Section.ENVIRONMENT, name, (s[Section.ENVIRONMENT].get(name) for s in sections))
+    _data_rows(trials, add)
+    for name in _union(s[Section.ENV_VARS] for s in sections):
+        add(Section.ENV_VARS, name, (s[Section.ENV_VARS].get(name) for s in sections))
     packages = [s[Section.PACKAGES] for s in sections]
     add(Section.PACKAGES, "recorded", (len(p) for p in packages), differs=_differ(packages))
     for name in sorted(set().union(*packages)):
@@ -280,6 +287,7 @@ def _environment_fields(env: Mapping[str, Any]) -> dict[str, Any]:
     cpu = env.get("cpu") or {}
     gpus = env.get("gpus") or []
     memory = env.get("memory_bytes")
+    cuda = env.get("cuda") or {}
     fields: dict[str, Any] = {
         "python": " ".join(
             str(v) for v in (python.get("implementation"), python.get("version")) if v
@@ -293,10 +301,77 @@ def _environment_fields(env: Mapping[str, Any]) -> dict[str, Any]:
         "memory": f"{memory / 2**30:.1f} GiB" if isinstance(memory, int) else None,
         "gpus": ", ".join(f"{g.get('name', '?')} ({g.get('memory_mb')} MB)" for g in gpus) or None,
         "CUDA_VISIBLE_DEVICES": env.get("cuda_visible_devices"),
+        "CUDA driver": cuda.get("driver"),
+        "CUDA runtime": cuda.get("runtime"),
     }
     if env.get("gpu_error"):
         fields["gpu error"] = env["gpu_error"]
     return fields
+
+
+def _inputs(env: Mapping[str, Any]) -> Mapping[str, Any]:
+    return env.get("inputs") or {}
+
+
+def _entry_text(entry: Mapping[str, Any] | None) -> str | None:
+    """``12.0 KiB sha256:0123456789ab`` (and the file count of a folder)."""
+    if entry is None:
+        return None
+    files = entry.get("files")
+    count = f", {files} files" if files is not None else ""
+    return f"{_size(entry.get('size'))}{count} sha256:{str(entry.get('sha256'))[:12]}"
+
+
+def _size(n: Any) -> str:
+    if not isinstance(n, int):
+        return "?"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _data_fields(env: Mapping[str, Any]) -> dict[str, Any]:
+    """Each declared input with its size and hash prefix, then the totals."""
+    inputs = _inputs(env)
+    if not inputs:
+        return {}
+    fields: dict[str, Any] = {
+        name: _entry_text(entry) for name, entry in (inputs.get("entries") or {}).items()
+    }
+    total_files, total_bytes = inputs.get("total_files"), inputs.get("total_bytes")
+    fields["total"] = f"{total_files} files, {_size(total_bytes)}"
+    if inputs.get("missing"):
+        fields["missing"] = list(inputs["missing"])
+    return fields
+
+
+def _env_var_fields(env: Mapping[str, Any]) -> dict[str, Any]:
+    # An allow-listed variable that was unset is a fact worth showing, unlike a None field.
+    recorded = env.get("env_vars") or {}
+    return {name: "(unset)" if value is None else value for name, value in recorded.items()}
+
+
+def _data_rows(trials: Sequence[TrialFacts], add: Callable[..., None]) -> None:
+    """One row per input path; it differs when the content (the hash) does."""
+    records = [_inputs(f.environment).get("entries") or {} for f in trials]
+    if not any(records):
+        return
+    for name in _union(records):
+        entries = [r.get(name) for r in records]
+        hashes = [e.get("sha256") if e else None for e in entries]
+        add(Section.DATA, name, (_entry_text(e) for e in entries), differs=_differ(hashes))
+    totals = [_inputs(f.environment) for f in trials]
+    add(
+        Section.DATA,
+        "total",
+        (f"{t.get('total_files')} files, {_size(t.get('total_bytes'))}" if t else None
+         for t in totals),
+    )  # fmt: skip
 
 
 def _union(mappings: Iterable[Mapping[str, Any]]) -> list[str]:

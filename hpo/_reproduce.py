@@ -37,6 +37,7 @@ from trackers import (
     WriteBatch,
     capture_environment,
     diff_environments,
+    hash_inputs,
 )
 from trackers._drivers import driver_alive
 
@@ -52,6 +53,7 @@ class DifferenceKind(str, enum.Enum):
     CODE = "code"
     PACKAGES = "packages"
     ENVIRONMENT = "environment"
+    DATA = "data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def prepare_reproduction(store: Store, trial_ref: str, *, cwd: Path | None = Non
         objective.check(SearchSpace.from_json(dict(sweep.space)).names)
     except ObjectiveError as exc:
         raise ObjectiveError(f"trial {label} cannot be rerun here: {exc}") from None
-    current = capture_environment(cwd=base, argv=sys.argv)
+    current = _current_environment(recorded, base)
     argv = recorded.get("argv")
     return Reproduction(
         sweep=sweep,
@@ -236,6 +238,20 @@ def _run_once(
         executor.shutdown(kill=interrupted)
 
 
+def _current_environment(recorded: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """The environment here and now, with the recorded env-var names and the recorded inputs
+    hashed again the same way (an input gone since is listed as missing, not an error)."""
+    names = recorded.get("env_vars")
+    current = capture_environment(
+        cwd=base, argv=sys.argv, env_vars=list(names) if isinstance(names, Mapping) else ()
+    )
+    inputs = recorded.get("inputs")
+    patterns = inputs.get("patterns") if isinstance(inputs, Mapping) else None
+    if patterns:
+        current["inputs"] = hash_inputs([str(p) for p in patterns], base, missing_ok=True)
+    return current
+
+
 def _refuse_live_driver(sweep: SweepRecord) -> None:
     # Two writers numbering trials of one sweep would collide; a stopped sweep is left as is.
     if sweep.state is SweepState.RUNNING and driver_alive(
@@ -315,6 +331,7 @@ def environment_differences(
         if was - now:
             text = ", ".join(sorted(was - now))
             out.append(Difference(DifferenceKind.CODE, f"untracked files gone: {text}"))
+    out.extend(_data_differences(*diff.pop("inputs", (None, None))))
     packages = diff.pop("packages", {})
     for name, (was, now) in packages.get("changed", {}).items():
         out.append(Difference(DifferenceKind.PACKAGES, f"{name} {was} -> {now}"))
@@ -332,6 +349,30 @@ def environment_differences(
                     out.append(Difference(DifferenceKind.ENVIRONMENT, text))
         else:
             out.append(Difference(DifferenceKind.ENVIRONMENT, f"{key} {was!r} -> {now!r}"))
+    return out
+
+
+def _data_differences(was: Any, now: Any) -> list[Difference]:
+    """Inputs whose content changed, that are gone, or that are new since the recording."""
+    old = dict((was or {}).get("entries") or {})
+    new = dict((now or {}).get("entries") or {})
+    out = []
+    for name in sorted(old.keys() | new.keys()):
+        a, b = old.get(name), new.get(name)
+        if a is None:
+            text = f"{name} is new (not among the recorded inputs)"
+        elif b is None:
+            text = f"{name} is missing (recorded sha256 {str(a.get('sha256'))[:12]})"
+        elif a.get("sha256") != b.get("sha256"):
+            was_sha, now_sha = str(a.get("sha256"))[:12], str(b.get("sha256"))[:12]
+            text = f"{name} changed: sha256 {was_sha} -> {now_sha}"
+            if a.get("size") != b.get("size"):
+                text += f", {a.get('size')} -> {b.get('size')} bytes"
+        else:
+            continue
+        out.append(Difference(DifferenceKind.DATA, text))
+    for pattern in (now or {}).get("missing") or ():
+        out.append(Difference(DifferenceKind.DATA, f"input {pattern!r} matches nothing now"))
     return out
 
 

@@ -5,6 +5,7 @@ from trackers._batch import WriteBatch
 from trackers._connect import DEFAULT_STORE
 from trackers._environment import capture_environment, diff_environments, environment_hash
 from trackers._errors import NotFoundError, StoreError
+from trackers._inputs import InputsError, hash_inputs
 from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecord
 from trackers._schema import SCHEMA_VERSION
 from trackers._states import EventKind, Goal, SweepState, TrialState
@@ -23,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "EventKind",
     "Goal",
+    "InputsError",
     "MetricPoint",
     "NotFoundError",
     "Store",
@@ -39,6 +41,7 @@ __all__ = [
     "diff_environments",
     "environment_hash",
     "export_sweep",
+    "hash_inputs",
     "import_sweep",
     "read_document",
     "sweep_document",

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trackers._inputs import hash_inputs
+
 GIT_TIMEOUT_S = 10.0
 GPU_TIMEOUT_S = 5.0
 DIFF_CAP_BYTES = 5 * 1024 * 1024
@@ -38,12 +40,23 @@ def capture_environment(
     cwd: Path | None = None,
     argv: Sequence[str] | None = None,
     include_packages: bool = True,
+    inputs: Sequence[str] = (),
+    inputs_base: Path | None = None,
+    inputs_cache: Path | None = None,
+    env_vars: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Snapshot the environment the driver runs in, as a JSON-serialisable dict.
 
     ``cwd`` (default: the process's working directory) decides which git work tree is recorded;
     ``argv`` defaults to ``sys.argv``. ``include_packages=False`` leaves ``packages`` empty, for
     callers that want the cheap part only. Never raises for a missing ``git`` or ``nvidia-smi``.
+
+    ``inputs`` (paths or globs relative to ``inputs_base``, default ``cwd``) are hashed into
+    ``inputs`` (see :func:`trackers._inputs.hash_inputs`; ``inputs_cache`` names its cache); a
+    pattern that matches nothing raises :class:`~trackers._inputs.InputsError`. ``env_vars``
+    names the environment variables recorded under ``env_vars`` (value, or None when unset):
+    only those, never the whole environment, which holds secrets. ``cuda`` holds the driver
+    version (from ``nvidia-smi``) and the runtime of an already imported torch, or is None.
     """
     where = Path(cwd).absolute() if cwd is not None else Path.cwd()
     snapshot: dict[str, Any] = {
@@ -73,6 +86,12 @@ def capture_environment(
     snapshot["git"], git_error = _git(where)
     if git_error is not None:
         snapshot["git_error"] = git_error
+    snapshot["cuda"] = _cuda(snapshot["gpus"])
+    if env_vars:
+        snapshot["env_vars"] = {name: os.environ.get(name) for name in env_vars}
+    if inputs:
+        base = inputs_base if inputs_base is not None else where
+        snapshot["inputs"] = hash_inputs(inputs, base, cache=inputs_cache)
     return snapshot
 
 
@@ -195,6 +214,18 @@ def _gpus() -> tuple[list[dict[str, Any]], str | None]:
         why = done.stderr.strip() or done.stdout.strip()
         return [], f"nvidia-smi exited {done.returncode}: {why}"
     return _parse_gpus(done.stdout), None
+
+
+def _cuda(gpus: Sequence[Mapping[str, Any]]) -> dict[str, str | None] | None:
+    # The driver comes from the nvidia-smi query already made for the GPUs. torch is read only
+    # when the user's code imported it: importing it here would cost seconds and memory.
+    driver = next((str(g["driver"]) for g in gpus if g.get("driver")), None)
+    torch = sys.modules.get("torch")
+    version = getattr(torch, "version", None)
+    runtime = getattr(version, "cuda", None)
+    if driver is None and runtime is None:
+        return None
+    return {"driver": driver, "runtime": str(runtime) if runtime is not None else None}
 
 
 def _parse_gpus(csv_text: str) -> list[dict[str, Any]]:

@@ -150,7 +150,8 @@ def test_show_lineage_json(db: str) -> None:
     assert page["packages"]["numpy"] == "0.0.1-old"
     assert page["trial"]["trial"] == "dirty:2"
     assert set(page) == {
-        "trial", "timings", "params", "metrics", "code", "environment", "packages", "command"
+        "trial", "timings", "params", "metrics", "code", "environment", "data", "env vars",
+        "packages", "command",
     }  # fmt: skip
 
 

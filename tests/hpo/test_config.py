@@ -140,3 +140,10 @@ def test_executor_forms_and_inline_with_workers(tmp_path: Path) -> None:
     assert cfg.executor.type == "local" and cfg.executor.options == {"start_method": "spawn"}
     err = error_of(tmp_path, VALID + "executor: inline\nworkers: 2\n")
     assert "inline executor runs one trial at a time, but workers is 2" in str(err)
+
+
+def test_inputs_and_env_vars_are_lists_and_env_var_names_are_checked(tmp_path: Path) -> None:
+    cfg, _ = load_config(write(tmp_path, VALID + "inputs: [data/*.csv]\nenv_vars: [SEED_DIR]\n"))
+    assert cfg.inputs == ["data/*.csv"] and cfg.env_vars == ["SEED_DIR"]
+    err = error_of(tmp_path, VALID + "env_vars: [OK, 'A=B']\n")
+    assert err.path == ("env_vars", 1) and err.line == 11 and "'A=B'" in str(err)

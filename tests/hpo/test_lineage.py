@@ -209,3 +209,54 @@ def test_lineage_of_real_sweeps_records_commit_and_dirty_diff(tmp_path: Path) ->
     assert not _row(rows, Section.CODE, "commit").differs
     assert _row(rows, Section.CODE, "diff: model.py").values == (None, "+2 -1")
     assert not [r for r in rows if r.section is Section.PACKAGES and r.differs]
+
+
+# --- input data and env vars ----------------------------------------------------------------
+
+
+def test_compare_shows_which_input_changed_and_lineage_lists_data_and_env_vars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "data" / "test.csv").write_text("x,y\n5,6\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPO_INPUTS_CACHE", str(tmp_path / "inputs-cache.json"))
+    monkeypatch.setenv("DATA_VERSION", "v1")
+    db = str(tmp_path / "hpo.db")
+
+    def objective(x: float) -> float:
+        return x
+
+    space = {"x": {"min": 0.0, "max": 1.0}}
+    kw: dict[str, Any] = {"trials": 1, "seed": 1, "store": db}
+    kw.update(inputs=["data/*.csv"], env_vars=["DATA_VERSION", "UNSET_VAR_FOR_TEST"])
+    hpo.sweep(objective, space, name="before", **kw)
+    (tmp_path / "data" / "train.csv").write_text("x,y\n1,3\n")
+    monkeypatch.setenv("DATA_VERSION", "v2")
+    hpo.sweep(objective, space, name="after", **kw)
+    with Store(db) as st:
+        before, after = load(st, "before:0"), load(st, "after:0")
+
+    page = lineage(before)
+    assert set(page[Section.DATA]) == {"data/test.csv", "data/train.csv", "total"}
+    assert page[Section.DATA]["data/train.csv"].startswith("8 B sha256:")
+    assert page[Section.DATA]["total"] == "2 files, 16 B"
+    assert page[Section.ENV_VARS] == {"DATA_VERSION": "v1", "UNSET_VAR_FOR_TEST": "(unset)"}
+    rows = compare([before, after]).rows
+    assert _row(rows, Section.DATA, "data/train.csv").differs
+    assert not _row(rows, Section.DATA, "data/test.csv").differs
+    assert _row(rows, Section.ENV_VARS, "DATA_VERSION").values == ("v1", "v2")
+    assert not _row(rows, Section.ENV_VARS, "UNSET_VAR_FOR_TEST").differs
+
+
+def test_a_declared_input_that_does_not_exist_fails_before_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "hpo.db"
+    with pytest.raises(ValueError, match=r"'data/\*\.csv' matches no file"):
+        hpo.sweep(lambda x: x, {"x": {"min": 0.0, "max": 1.0}}, trials=1, store=str(db),
+                  inputs=["data/*.csv"])  # fmt: skip
+    with Store(str(db)) as st:
+        assert st.list_sweeps() == []

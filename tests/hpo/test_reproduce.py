@@ -170,3 +170,58 @@ def test_environment_differences_name_code_packages_and_machine() -> None:
         (DifferenceKind.PACKAGES, "scipy 1.11.0 no longer installed"),
         (DifferenceKind.ENVIRONMENT, "python.version '3.11.4' -> '3.12.1'"),
     }
+
+
+DATA_CONFIG = CONFIG.replace("name: repro", "name: data").replace(
+    "trials: 3", "trials: 1\ninputs: [data/*.csv]\nenv_vars: [DATA_VERSION]"
+)
+
+
+def test_reproduce_warns_about_changed_missing_and_new_input_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPO_INPUTS_CACHE", str(tmp_path / "inputs-cache.json"))
+    monkeypatch.setenv("DATA_VERSION", "v1")
+    repo = tmp_path / "proj"
+    (repo / "data").mkdir(parents=True)
+    (repo / "repro_objective.py").write_text(OBJECTIVE)
+    (repo / "sweep.yaml").write_text(DATA_CONFIG)
+    for name in ("a", "b"):
+        (repo / "data" / f"{name}.csv").write_text(f"x\n{name}\n")
+    store = str(tmp_path / "store.db")
+    code, out, err = run_cli(
+        capsys, "sweep", str(repo / "sweep.yaml"), "--store", store, "--no-progress"
+    )
+    assert code == 0, out + err
+
+    code, out, err = run_cli(capsys, "reproduce", "data:0", "--store", store, "--yes")
+    assert code == 0, out + err
+    assert "data:" not in err and "no differences" in out
+
+    (repo / "data" / "a.csv").write_text("x\nA, edited\n")
+    (repo / "data" / "b.csv").unlink()
+    (repo / "data" / "c.csv").write_text("x\nc\n")
+    monkeypatch.setenv("DATA_VERSION", "v2")
+    code, out, err = run_cli(capsys, "reproduce", "data:0", "--store", store, "--yes")
+    assert code == 0, out + err  # the objective ignores the data: the value still matches
+    assert "data: data/a.csv changed: sha256 " in err and "4 -> 12 bytes" in err
+    assert "data: data/b.csv is missing" in err
+    assert "data: data/c.csv is new" in err
+    assert "env_vars.DATA_VERSION 'v1' -> 'v2'" in err
+
+
+def test_a_config_input_that_matches_nothing_is_a_config_error_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "repro_objective.py").write_text(OBJECTIVE)
+    (tmp_path / "sweep.yaml").write_text(DATA_CONFIG)
+    store = tmp_path / "store.db"
+    code, _, err = run_cli(
+        capsys, "sweep", str(tmp_path / "sweep.yaml"), "--store", str(store), "--no-progress"
+    )
+    assert code == 2
+    assert "sweep.yaml:" in err and "inputs[0]" in err and "'data/*.csv' matches no file" in err
+    assert "Traceback" not in err
+    if store.exists():
+        with Store(str(store)) as st:
+            assert st.list_sweeps() == []
