@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 
 from trackers import Store
 
@@ -30,7 +31,8 @@ class Checkpoints:
     def open(self, name: str, sweep_id: int | None) -> None:
         """Settle the sweep's folder once its id is known (None: no store)."""
         if self._store is None or sweep_id is None:
-            self._sweep = tempfile.mkdtemp(prefix="hpo-checkpoints-")
+            # a fresh name, created only if a trial uses it (Trial.checkpoint_dir makes it)
+            self._sweep = os.path.join(tempfile.gettempdir(), f"hpo-checkpoints-{uuid.uuid4().hex}")
             self._temporary = True
             return
         root = self._root

@@ -53,11 +53,7 @@ def rebuild_legs(
     store's event log): its rungs, promotions and pending decisions are the recorded ones. It
     reruns interrupted legs itself (same trial number, same checkpoint directory)."""
     params = {t.number: t.params for t in history}
-    restore = getattr(strategy, "restore_legs", None)
-    if restore is None:  # a strategy with max_budget but no legs of its own: replay
-        strategy.restore([observation(t) for t in history])
-        return
-    restore(
+    strategy.restore_legs(
         [observation(t) for t in sorted(history, key=lambda t: t.number)],
         [
             Observation(

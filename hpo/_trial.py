@@ -62,7 +62,7 @@ class Trial:
     Created by the executor for each trial; an objective never builds one itself.
     """
 
-    __slots__ = ("_budget", "_checkpoint_dir", "_emit", "_number", "_params", "_seed", "_stop")
+    __slots__ = ("_budget", "_checkpoint_dir", "_emit", "_number", "_params", "_seed")
 
     def __init__(
         self,
@@ -78,7 +78,6 @@ class Trial:
         self._seed = seed
         self._budget = budget
         self._emit = emit
-        self._stop = False
         self._checkpoint_dir = checkpoint_dir
 
     @classmethod
@@ -132,11 +131,7 @@ class Trial:
         """True once the sweep has asked this trial to stop early (e.g. a multi-fidelity
         strategy pruned it). A cooperative objective checks it after each report and returns
         its current metrics."""
-        return self._stop or self._number in _stop_requests
-
-    def _request_stop(self) -> None:
-        # Set by the executor; a plain flag because the objective polls it from its own thread.
-        self._stop = True
+        return self._number in _stop_requests
 
     def __repr__(self) -> str:
         return f"Trial(number={self._number}, params={dict(self._params)!r}, seed={self._seed})"

@@ -103,6 +103,12 @@ class Strategy(ABC):
             if observation.state.is_finished:
                 self.tell(observation)
 
+    def restore_legs(self, trials: Sequence[Observation], legs: Sequence[Observation]) -> None:
+        """Rebuild from a sweep whose trials ran in legs: ``trials`` is every trial's current
+        state in number order, ``legs`` the ends of their legs, oldest first. Multi-fidelity
+        strategies rebuild their rungs from the legs; the default restores from the trials."""
+        self.restore(trials)
+
     def options(self) -> Mapping[str, Any]:
         """The strategy's settings, JSON-serialisable, as recorded with the sweep."""
         return {}

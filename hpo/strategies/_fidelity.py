@@ -29,6 +29,7 @@ from trackers._states import Goal, TrialState
 __all__ = ["MultiFidelity", "bracket_schedule", "hyperband_schedule", "rung_budgets", "s_max"]
 
 _EPS = 1e-9
+_NOTHING = object()  # no new suggestion waits for its trial number (a tag may be None)
 
 
 def s_max(min_budget: float, max_budget: float, eta: float) -> int:
@@ -142,7 +143,7 @@ class MultiFidelity(Strategy):
         self._pruned: list[int] = []
         self._sampling = True
         self._configs = 0  # new configurations handed out
-        self._waiting: tuple[float, Any] | None = None  # the last new suggestion, until started
+        self._waiting: Any = _NOTHING  # the tag of the last new suggestion, until started
 
     # --- hooks for subclasses -------------------------------------------------------------
 
@@ -169,7 +170,7 @@ class MultiFidelity(Strategy):
     def _new(self, budget: float, tag: Any) -> Suggestion | None:
         if not self._sampling:
             return None
-        self._waiting = (budget, tag)
+        self._waiting = tag
         return Suggestion(self._new_params(self._configs), budget)
 
     def _continue(self, number: int, budget: float) -> Suggestion:
@@ -180,10 +181,10 @@ class MultiFidelity(Strategy):
     def started(self, number: int, suggestion: Suggestion) -> None:
         if suggestion.continues is not None:
             return
-        if self._waiting is None:
+        tag = self._waiting
+        if tag is _NOTHING:
             raise StrategyError(f"strategy {self.name!r} was told of a trial it did not suggest")
-        _, tag = self._waiting
-        self._waiting = None
+        self._waiting = _NOTHING
         self._configs += 1
         self._params[number] = dict(suggestion.params)
         self._running.add(number)
@@ -233,7 +234,7 @@ class MultiFidelity(Strategy):
         """Rebuild from the store: ``trials`` is every trial's current state (budget: the last
         one it was given), in number order; ``legs`` the ends of its legs, oldest first."""
         for t in sorted(trials, key=lambda t: t.number):
-            self._waiting = (None, self._tag_for_restore(t))
+            self._waiting = self._tag_for_restore(t)
             self.started(t.number, Suggestion(t.params, t.budget))
             self._running.discard(t.number)
         reached: dict[int, float] = {}

@@ -67,8 +67,11 @@ def test_report_validation(
 def test_should_stop_flag() -> None:
     trial = make_trial()
     assert not trial.should_stop()
-    trial._request_stop()
-    assert trial.should_stop()
+    request_stop(trial.number)
+    try:
+        assert trial.should_stop()
+    finally:
+        clear_stop(trial.number)
 
 
 def test_report_goes_to_the_current_trial() -> None:
