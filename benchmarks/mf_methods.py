@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from mf_tasks import CapReached, Ledger, Task, load, save
+from problems import optuna_params
 
 from hpo._engine import trial_seed
 from search_spaces import Categorical, Int, SearchSpace
-from search_spaces._common import compile_when, conditions_hold
 
 __all__ = ["METHODS", "Method", "available", "run_method"]
 
@@ -169,21 +169,6 @@ def _run_hpo(task: Task, m: Method, seed: int, ledger: Ledger) -> int:
 # --- Optuna ------------------------------------------------------------------------------------
 
 
-def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
-    """Define-by-run: a conditional parameter is asked only when its condition holds."""
-    params: dict[str, Any] = {}
-    for p in space:
-        if p.when and not conditions_hold(compile_when(p.when), params):
-            continue
-        if isinstance(p, Categorical):
-            params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
-        elif isinstance(p, Int):
-            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
-        else:
-            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-    return params
-
-
 def _run_optuna(task: Task, m: Method, seed: int, ledger: Ledger) -> int:
     import optuna
 
@@ -209,7 +194,7 @@ def _run_optuna(task: Task, m: Method, seed: int, ledger: Ledger) -> int:
     )
 
     def objective(trial: optuna.Trial) -> float:
-        params = _suggest(trial, task.space)
+        params = optuna_params(trial, task.space)
         model = task.make(params, trial_seed(seed, trial.number))
 
         def report(step: int, score: float) -> bool:

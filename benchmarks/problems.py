@@ -329,3 +329,22 @@ def mixed_optimum() -> float:
         float(((k - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * np.cos(x) + 10).min())
         for k in range(16)
     )
+
+
+def optuna_params(trial: Any, space: Any) -> dict[str, Any]:
+    """Ask an Optuna trial for a config of an hpo ``space``, define-by-run: a conditional
+    parameter is asked only when its condition holds (how Optuna users write such spaces)."""
+    from search_spaces import Categorical, Int
+    from search_spaces._common import compile_when, conditions_hold
+
+    params: dict[str, Any] = {}
+    for p in space:
+        if p.when and not conditions_hold(compile_when(p.when), params):
+            continue
+        if isinstance(p, Categorical):
+            params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        elif isinstance(p, Int):
+            params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
+        else:
+            params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return params

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from problems import PROBLEMS, Problem
+from problems import PROBLEMS, Problem, optuna_params
 
 from hpo.strategies import Observation, TrialState, make_strategy
 from search_spaces import Categorical, Int, SearchSpace, as_space
@@ -112,20 +112,9 @@ def run_optuna(space: SearchSpace, f: Timer, budget: int, seed: int, which: str)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(sampler=sampler)
-    plan = [(p, compile_when(p.when) if p.when else None) for p in space]
 
     def objective(trial: Any) -> float:
-        params: dict[str, Any] = {}
-        for p, conds in plan:
-            if conds is not None and not conditions_hold(conds, params):
-                continue
-            if isinstance(p, Categorical):
-                params[p.name] = trial.suggest_categorical(p.name, list(p.choices))
-            elif isinstance(p, Int):
-                params[p.name] = trial.suggest_int(p.name, p.low, p.high, log=p.log)
-            else:
-                params[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
-        return f(params)
+        return f(optuna_params(trial, space))
 
     study.optimize(objective, n_trials=budget)
 
