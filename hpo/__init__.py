@@ -35,10 +35,10 @@ from hpo._errors import (
 )
 from hpo._query import select
 from hpo._result import SweepResult
-from hpo._trial import Trial, current_trial, report, should_stop
+from hpo._trial import Trial, current_trial, log_artifact, report, should_stop
 from hpo.strategies import Observation, Strategy, Suggestion, make_strategy
 from search_spaces import Categorical, Constant, Float, Int, SearchSpace
-from trackers import Goal, Store, SweepState, TrialRecord, TrialState
+from trackers import ArtifactError, ArtifactRecord, Goal, Store, SweepState, TrialRecord, TrialState
 
 try:
     __version__ = version("hpo")
@@ -46,6 +46,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactRecord",
     "Categorical",
     "ConfigError",
     "Constant",
@@ -74,6 +76,7 @@ __all__ = [
     "__version__",
     "current_trial",
     "load_config",
+    "log_artifact",
     "make_strategy",
     "objective",
     "parse_config",

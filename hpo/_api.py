@@ -56,6 +56,7 @@ class ObjectiveFunction(Generic[R]):
         retries: int = 0,
         early_terminate: Mapping[str, Any] | str | None = None,
         checkpoints: str | os.PathLike[str] | None = None,
+        artifacts: str | os.PathLike[str] | None = None,
         inputs: Sequence[str] = (),
         env_vars: Sequence[str] = (),
         seed: int | None = None,
@@ -81,6 +82,7 @@ class ObjectiveFunction(Generic[R]):
             retries=retries,
             early_terminate=early_terminate,
             checkpoints=checkpoints,
+            artifacts=artifacts,
             inputs=inputs,
             env_vars=env_vars,
             seed=seed,
@@ -139,6 +141,7 @@ def sweep(
     retries: int = 0,
     early_terminate: Mapping[str, Any] | str | None = None,
     checkpoints: str | os.PathLike[str] | None = None,
+    artifacts: str | os.PathLike[str] | None = None,
     inputs: Sequence[str] = (),
     env_vars: Sequence[str] = (),
     seed: int | None = None,
@@ -161,9 +164,13 @@ def sweep(
     (``"median"`` or e.g. ``{"type": "hyperband", "min_iter": 1, "eta": 3}``) stops trials
     whose reported curve falls behind, with any strategy. ``checkpoints`` is where trials'
     ``trial.checkpoint_dir`` directories go (default: beside a SQLite store, else a temporary
-    folder). ``inputs`` (paths or globs relative to the working directory) are hashed into the
-    recorded environment (a pattern matching nothing is an error) and ``env_vars`` names the
-    environment variables recorded with it (only those: never the whole environment).
+    folder). ``artifacts`` is the folder ``trial.log_artifact`` copies files into (default:
+    ``$HPO_ARTIFACTS``, else ``<store>-artifacts/`` beside a SQLite store, else
+    ``~/.local/share/hpo/artifacts``); with ``track=False`` logging an artifact fails the
+    trial, as there is no store to record it in. ``inputs`` (paths or globs relative to the
+    working directory) are hashed into the recorded environment (a pattern matching nothing is
+    an error) and ``env_vars`` names the environment variables recorded with it (only those:
+    never the whole environment).
     ``timeout`` (seconds) and ``memory_limit`` (MB, or a string like ``"2GB"``) bound each
     trial on the local executor; ``retries`` reruns a failed or timed-out trial that often.
     ``name`` names the sweep (default: the function's name, made unique). With ``resume``, a
@@ -252,6 +259,7 @@ def sweep(
             seed=seed,
             stopping=stopping,
             checkpoints=os.fspath(checkpoints) if checkpoints is not None else None,
+            artifacts=os.path.abspath(artifacts) if artifacts is not None else None,
         )
         bar = None
         if progress:

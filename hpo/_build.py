@@ -6,12 +6,12 @@ a bad config fails with a located message and nothing is written to the store.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from hpo._config import SweepConfig, locate
 from hpo._engine import SweepPlan
@@ -22,7 +22,7 @@ from hpo._yaml import KeyPath, line_of
 from hpo.executors import Executor, make_executor
 from hpo.strategies import make_strategy
 from search_spaces import SearchSpace
-from trackers import InputsError, capture_environment
+from trackers import InputsError, Snapshot, capture_environment
 from trackers._inputs import expand_inputs
 
 
@@ -114,6 +114,9 @@ def plan_from_config(
         rerun_interrupted=cfg.rerun_interrupted,
         stopping=stopping,
         checkpoints=str(base / cfg.checkpoints) if cfg.checkpoints else None,
+        artifacts=str((base / os.path.expanduser(cfg.artifacts)).absolute())
+        if cfg.artifacts
+        else None,
     )
 
 
@@ -132,7 +135,7 @@ def reseed(plan: SweepPlan, cfg: SweepConfig, seed: int) -> None:
 
 def _environment(
     cfg: SweepConfig, base: Path, source: str, lines: Mapping[KeyPath, int]
-) -> dict[str, Any]:
+) -> Snapshot:
     try:
         return capture_environment(
             cwd=base, argv=sys.argv, inputs=cfg.inputs, inputs_base=base, env_vars=cfg.env_vars

@@ -11,11 +11,13 @@ from hpo._cli_common import (
     FORMAT_OPTION,
     STORE_OPTION,
     OutputFormat,
+    err,
     format_option,
     open_for_reading,
     out,
 )
 from hpo._cli_compare import show_lineage
+from hpo._lineage import artifact_text
 from hpo._query import select, select_sweeps
 from hpo._query_fields import config_tags
 from hpo.reports._formats import csv_table, markdown_table
@@ -31,7 +33,7 @@ from hpo.reports._tables import (
     trial_json,
     trials_table,
 )
-from trackers import Store, SweepRecord, TrialRecord, TrialState
+from trackers import NotFoundError, Store, SweepRecord, TrialRecord, TrialState, resolve_code
 
 #: Rows `hpo report` shows in a table unless told otherwise.
 TABLE_TOP = 25
@@ -103,10 +105,20 @@ def ls(
     "--lineage",
     is_flag=True,
     help="How the trial was built: code version and diff, environment, command, params, "
-    "seed, timings.",
+    "seed, timings, artifacts.",
 )
-def show(trial: str, store: str | None, fmt: str, lineage: bool = False) -> int:
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Print the full uncommitted diff of the trial's git tree, as recorded (for git apply).",
+)
+def show(
+    trial: str, store: str | None, fmt: str, lineage: bool = False, show_diff: bool = False
+) -> int:
     """Show one trial whole: TRIAL is its id or SWEEP:NUMBER."""
+    if show_diff:
+        return _print_diff(trial, store)
     if lineage:
         return show_lineage(trial, store, OutputFormat(fmt))
     with open_for_reading(store) as st:
@@ -114,6 +126,7 @@ def show(trial: str, store: str | None, fmt: str, lineage: bool = False) -> int:
         sweep_rec = st.get_sweep(t.sweep_id)  # type: ignore[arg-type]
         series = st.metric_series(t.id)  # type: ignore[arg-type]
         env = st.get_environment(t.environment_id) if t.environment_id else None
+        artifacts = st.artifacts(t.id)  # type: ignore[arg-type]
     if fmt == "json":
         write_json(
             trial_json(
@@ -125,6 +138,10 @@ def show(trial: str, store: str | None, fmt: str, lineage: bool = False) -> int:
                     for k, v in series.items()
                 },
                 environment=env,
+                artifacts=[
+                    {"name": a.name, "size": a.size, "sha256": a.sha256, "created_at": a.created_at}
+                    for a in artifacts
+                ],
             )
         )
         return 0
@@ -175,6 +192,9 @@ def show(trial: str, store: str | None, fmt: str, lineage: bool = False) -> int:
                 title="\nEnvironment",
             )
         )
+    if artifacts:
+        rows = {a.name: artifact_text(a) for a in artifacts}
+        out.print(kv_table(rows, title="\nArtifacts"))
     if t.error:
         label = "\nPruned: " if t.state is TrialState.PRUNED else "\nError: "
         style = "bold yellow" if t.state is TrialState.PRUNED else "bold red"
@@ -305,6 +325,25 @@ def _write_html(
     with open_for_reading(store) as st:
         done = write_html_report(st, sweep_ref, path, top=None if every else top or HTML_TOP)
     out.print(f"wrote {done.path} ({done.size / 2**20:.1f} MiB, {done.trials:,} trials)")
+    return 0
+
+
+def _print_diff(ref: str, store: str | None) -> int:
+    """The recorded dirty diff of trial ``ref`` on stdout, exactly (nothing else: pipe it)."""
+    with open_for_reading(store) as st:
+        t = st.get_trial(ref)
+        env = st.get_environment(t.environment_id) if t.environment_id else {}
+        git = resolve_code(env, st.get_blob).get("git") or {}
+    if not git:
+        raise NotFoundError(f"trial {ref!r} recorded no git tree: there is no diff to show")
+    if git.get("diff_missing"):
+        raise NotFoundError(
+            f"trial {ref!r} recorded its diff by hash ({git.get('diff_sha256')}), but the "
+            "store does not hold it; import the sweep's export again"
+        )
+    click.echo(git.get("diff") or "", nl=False)
+    if git.get("diff_truncated"):
+        err.print("warning: the diff was truncated when it was recorded")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any, get_args
 import click
 
 from hpo._build import plan_from_config, reseed
+from hpo._cli_artifacts import ARTIFACTS_OPTION
 from hpo._cli_common import (
     EXIT_INTERRUPTED,
     STORE_OPTION,
@@ -47,6 +49,7 @@ def _run_options(command: Callable[..., int]) -> Callable[..., int]:
             ),
             click.option("--top", type=click.IntRange(min=0), default=10, show_default=True),
             click.option("--no-progress", is_flag=True, help="No progress bar."),
+            ARTIFACTS_OPTION,
         ]
     ):
         command = option(command)
@@ -72,6 +75,7 @@ def sweep(
     mode: str | None,
     top: int,
     no_progress: bool,
+    artifacts_dir: str | None = None,
 ) -> int:
     """Run the sweep described by CONFIG (a YAML file).
 
@@ -83,6 +87,8 @@ def sweep(
     cfg = _override(cfg, str(config), workers, executor, address, trials, seed)
     # Build (and so validate) everything before the store is touched: bad input writes nothing.
     plan = plan_from_config(cfg, source=str(config), lines=lines, base_dir=config.parent)
+    if artifacts_dir is not None:
+        plan.artifacts = os.path.abspath(artifacts_dir)
     wanted = name or cfg.name or config.stem
     with Store(store or cfg.store) as st:
         existing = st.find_sweep(wanted)
@@ -113,6 +119,7 @@ def resume(
     trials: int | None,
     top: int,
     no_progress: bool,
+    artifacts_dir: str | None = None,
 ) -> int:
     """Continue SWEEP (name or id) from the config recorded with it."""
     with open_for_reading(store) as st:
@@ -127,6 +134,8 @@ def resume(
         cfg = parse_config(dict(existing.config), source=source)
         cfg = _override(cfg, source, workers, executor, address, trials, existing.seed)
         plan = plan_from_config(cfg, source=source, base_dir=base_dir)
+        if artifacts_dir is not None:
+            plan.artifacts = os.path.abspath(artifacts_dir)
         plan.name = existing.name
         return _run(st, plan, top, no_progress, resume=existing.id)
 

@@ -47,7 +47,7 @@ from hpo._protocol import (
     ReportReader,
     parse_report,
 )
-from hpo._trial import stop_requested
+from hpo._trial import artifact_report, stop_requested
 from hpo.executors._base import Report, TrialTask
 
 __all__ = ["DEFAULT_STOP_GRACE_S", "CommandObjective", "set_child_hook"]
@@ -394,6 +394,10 @@ class _Run:
 
     def _emit(self, lines: list[ReportLine]) -> None:
         for line in lines:
+            if line.artifact is not None:  # copied in here; the driver records it
+                path, name = line.artifact
+                self.emit(artifact_report(self.task, path, name, base=self.objective.cwd))
+                continue
             self.latest.update(line.metrics)
             self.emit(Report(self.task.number, line.step, line.metrics, time.time()))
 

@@ -162,6 +162,8 @@ class SweepConfig(_Model):
     early_terminate: dict[str, Any] | Literal["median", "hyperband"] | None = None
     # where trials' checkpoint directories go (default: beside a SQLite store's file)
     checkpoints: str | None = Field(default=None, min_length=1)
+    # where logged artifacts' files go (default: $HPO_ARTIFACTS, else beside a SQLite store)
+    artifacts: str | None = Field(default=None, min_length=1)
     # input data (paths or globs relative to the config's folder), hashed into the environment
     inputs: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     # environment variables recorded by name (never all of them: secrets live there)

@@ -90,6 +90,7 @@ class SweepPlan:
     rerun_interrupted: bool = True  # on resume, rerun trials a dead driver left running
     stopping: StoppingRule | None = None  # early_terminate: stops running trials on reports
     checkpoints: str | None = None  # root of the trials' checkpoint directories
+    artifacts: str | None = None  # the artifact folder (default: the store's)
 
 
 class Engine:
@@ -120,6 +121,8 @@ class Engine:
         self._mf = plan.strategy.max_budget is not None
         self._sampling = True
         self._checkpoints = Checkpoints(plan.checkpoints, store)
+        # Without a store there is nowhere to record an artifact: the trial is told so.
+        self._artifacts = None if store is None else (plan.artifacts or store.artifact_root)
         self._results: dict[int, TrialRecord] = {}
         self._best: TrialRecord | None = None
         self._next = 0
@@ -239,6 +242,7 @@ class Engine:
             timeout=self.plan.timeout,
             memory_limit=self.plan.memory_limit,
             checkpoint_dir=self._checkpoints.of(number),
+            artifact_dir=self._artifacts,
         )
         now = time.time()
         self._live[number] = _Live(task, now, rerun_of, attempt)
@@ -271,6 +275,7 @@ class Engine:
             timeout=self.plan.timeout,
             memory_limit=self.plan.memory_limit,
             checkpoint_dir=self._checkpoints.of(number),
+            artifact_dir=self._artifacts,
         )
         self._live[number] = _Live(task, held.started, held.rerun_of, held.attempt, held.ran)
         self._last.pop(number, None)
@@ -282,6 +287,8 @@ class Engine:
         if self._batch is not None:
             for name, value in event.metrics.items():
                 self._batch.metric(event.number, name, event.step, value, event.time)
+            for ref in event.artifacts:  # recorded as they come: a failed trial keeps them
+                self._batch.artifact(event.number, ref.name, ref.sha256, ref.size, event.time)
         value = event.metrics.get(self.plan.metric)
         if value is None or event.number not in self._live:
             return
@@ -448,7 +455,7 @@ class Engine:
             driver=self._driver,
         )
         self._batch = WriteBatch(self.sweep_id)
-        self._batch.event(EventKind.SWEEP_STARTED, data={"host": self._host})
+        self._batch.event(EventKind.SWEEP_STARTED, data=self._started_data())
 
     def _reopen(self, store: Store, sweep_id: int) -> None:
         """Continue a recorded sweep: claim it, settle what a dead driver left running, and
@@ -488,6 +495,11 @@ class Engine:
         self._results = {t.number: t for t in history}
         self._best = best(history, plan.goal)
         self._batch = WriteBatch(sweep_id)
+        # where this run's artifacts go, for readers of the store (Store.artifact_roots)
+        self._batch.event(EventKind.SWEEP_STARTED, data=self._started_data())
+
+    def _started_data(self) -> dict[str, Any]:
+        return {"host": self._host, "artifacts": self._artifacts}
 
     def _flush(self) -> None:
         batch = self._batch

@@ -6,6 +6,9 @@
     ├── StoreError                           trackers: the store could not be read or written
     │   ├── NotFoundError (also LookupError) no sweep or trial by that name or id
     │   └── TransferError                    an export file that cannot be imported
+    ├── ArtifactError                        trackers: an artifact cannot be logged or read
+    │                                        (missing file, no store, content not found)
+    ├── InputsError (also ValueError)        trackers: a declared input matches no file
     ├── ConfigError (also ValueError)        a sweep config is invalid; names file, line, key
     ├── ObjectiveError                       the objective cannot be loaded or called as given
     ├── StrategyError                        a strategy is unknown or misused

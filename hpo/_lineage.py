@@ -1,9 +1,10 @@
 """How trials were built, and how several trials differ: pure data from what the store recorded.
 
 ``hpo show TRIAL --lineage`` prints :func:`lineage`; ``hpo compare A B ...`` prints
-:func:`compare`. Both read only the trial row, its sweep and the environment snapshot the sweep
-recorded (``trackers._environment``): nothing is re-measured, so they describe the run as it
-was, not the machine reading the store.
+:func:`compare`. Both read only the trial row, its sweep, the environment snapshot the sweep
+recorded (``trackers._environment``; its diff from the blobs table) and the trial's artifact
+records: nothing is re-measured, so they describe the run as it was, not the machine reading
+the store.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trackers import NotFoundError, Store, SweepRecord, TrialRecord, TrialState
+from trackers import (
+    ArtifactRecord,
+    NotFoundError,
+    Store,
+    SweepRecord,
+    TrialRecord,
+    TrialState,
+    resolve_code,
+)
 
 _SEPARATORS = (":", "/", "#")
 _DIFF_FILE = re.compile(r"^diff --git a/(.*) b/(.*)$")
@@ -33,15 +42,18 @@ class Section(str, enum.Enum):
     ENV_VARS = "env vars"
     PACKAGES = "packages"
     COMMAND = "command"
+    ARTIFACTS = "artifacts"
 
 
 @dataclass(frozen=True, slots=True)
 class TrialFacts:
-    """What the store holds about one trial: the row, its sweep, its environment snapshot."""
+    """What the store holds about one trial: the row, its sweep, its environment snapshot
+    (with ``git.diff`` as text, whichever way it was stored) and its artifacts."""
 
     trial: TrialRecord
     sweep: SweepRecord
     environment: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: tuple[ArtifactRecord, ...] = ()
 
     @property
     def label(self) -> str:
@@ -119,7 +131,9 @@ def load(store: Store, ref: str) -> TrialFacts:
         trial = ranked[0]
     sweep = store.get_sweep(trial.sweep_id)  # type: ignore[arg-type]
     env = store.get_environment(trial.environment_id) if trial.environment_id else {}
-    return TrialFacts(trial=trial, sweep=sweep, environment=env)
+    env = resolve_code(env, store.get_blob)
+    artifacts = tuple(store.artifacts(trial.id))  # type: ignore[arg-type]
+    return TrialFacts(trial=trial, sweep=sweep, environment=env, artifacts=artifacts)
 
 
 def summarize_diff(text: str | None, *, truncated: bool = False) -> DiffSummary:
@@ -164,6 +178,12 @@ def lineage(facts: TrialFacts) -> dict[Section, dict[str, Any]]:
         "files": {f.path: "binary" if f.binary else f"+{f.added} -{f.removed}" for f in diff.files},
         "untracked": list(git.get("untracked") or []),
     }
+    if git.get("diff_sha256"):
+        code["diff sha256"] = git["diff_sha256"]
+    if git.get("diff_missing"):
+        code["diff"] = "recorded by hash, but its blob is not in this store"
+    if git.get("untracked_skipped"):
+        code["untracked not stored"] = {p: why for p, why in git["untracked_skipped"].items()}
     if env.get("git_error"):
         code["git_error"] = env["git_error"]
     return {
@@ -203,7 +223,13 @@ def lineage(facts: TrialFacts) -> dict[Section, dict[str, Any]]:
             "cwd": env.get("cwd"),
             "config": sw.source,
         },
+        Section.ARTIFACTS: {a.name: artifact_text(a) for a in facts.artifacts},
     }
+
+
+def artifact_text(a: ArtifactRecord) -> str:
+    """``12.0 KiB sha256:0123456789ab``."""
+    return f"{_size(a.size)} sha256:{a.sha256[:12]}"
 
 
 def compare(trials: Sequence[TrialFacts]) -> Comparison:
@@ -253,6 +279,16 @@ def compare(trials: Sequence[TrialFacts]) -> Comparison:
             add(Section.PACKAGES, name, versions, differs=True)
     for name in ("objective", "executor", "argv", "cwd", "config"):
         add(Section.COMMAND, name, (s[Section.COMMAND][name] for s in sections))
+    # one row per artifact name; it differs when the content (the hash) does
+    logged = [{a.name: a for a in f.artifacts} for f in trials]
+    for name in _union(logged):
+        records = [m.get(name) for m in logged]
+        add(
+            Section.ARTIFACTS,
+            name,
+            (artifact_text(a) if a else None for a in records),
+            differs=_differ([a.sha256 if a else None for a in records]),
+        )
     return Comparison(labels=tuple(f.label for f in trials), rows=tuple(rows))
 
 

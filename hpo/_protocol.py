@@ -6,7 +6,9 @@ command appends one JSON object per line to the file named by ``$HPO_REPORT_FILE
     {"step": 3, "loss": 0.21, "acc": 0.93}
 
 ``step`` is an optional non-negative integer; every other key is a metric name whose value is
-a number, or ``null`` / ``"nan"`` / ``"inf"`` / ``"-inf"`` for a non-finite value. A line is
+a number, or ``null`` / ``"nan"`` / ``"inf"`` / ``"-inf"`` for a non-finite value. A line
+``{"artifact": "path", "name": "optional"}`` (a string under ``artifact``) logs a file or
+folder as an artifact instead: it is not a metric. A line is
 written with a single ``write`` call so that a reader never sees half of it; the reader keeps a
 partial trailing line until its newline arrives. docs/protocol.md is the user-facing page.
 """
@@ -28,12 +30,16 @@ __all__ = [
     "SEED_ENV",
     "STOP_FILE_ENV",
     "TRIAL_NUMBER_ENV",
+    "ArtifactLine",
     "ProtocolError",
     "ReportLine",
     "ReportReader",
     "check_report",
+    "format_artifact",
     "format_report",
+    "parse_line",
     "parse_report",
+    "write_artifact",
     "write_report",
 ]
 
@@ -65,12 +71,22 @@ class ProtocolError(ValueError):
         super().__init__(message)
 
 
+class ArtifactLine(NamedTuple):
+    """An artifact line: the path (relative to the command's working directory, or absolute)
+    and the name to record it under (None: the file or folder's own name)."""
+
+    path: str
+    name: str | None
+
+
 class ReportLine(NamedTuple):
-    """One parsed report: its 1-based line number in the file, its step and its metrics."""
+    """One parsed line: its 1-based line number in the file, its step and its metrics, or
+    (metrics empty) the artifact it logs."""
 
     line_number: int
     step: int | None
     metrics: dict[str, float]
+    artifact: ArtifactLine | None = None
 
 
 def _is_number(value: object) -> bool:
@@ -138,6 +154,21 @@ def write_report(
         os.close(fd)
 
 
+def format_artifact(path: str, name: str | None = None) -> str:
+    """One artifact line, newline included."""
+    obj = {"artifact": path} if name is None else {"artifact": path, "name": name}
+    return json.dumps(obj, separators=(", ", ": ")) + "\n"
+
+
+def write_artifact(report_file: str | os.PathLike[str], path: str, name: str | None) -> None:
+    """Append an artifact line to ``report_file`` (in one write, like :func:`write_report`)."""
+    fd = os.open(report_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, format_artifact(path, name).encode())
+    finally:
+        os.close(fd)
+
+
 def _decode(name: str, value: object) -> float:
     if value is None:
         return math.nan
@@ -168,6 +199,30 @@ def parse_report(line: str) -> tuple[int | None, dict[str, float]]:
         if not isinstance(step, int) or isinstance(step, bool) or step < 0:
             raise ValueError(f"'step' must be a non-negative integer, not {step!r}")
     return step, {str(name): _decode(name, value) for name, value in obj.items()}
+
+
+def parse_line(line: str) -> tuple[int | None, dict[str, float], ArtifactLine | None]:
+    """Parse one line of the report file: ``(step, metrics, None)`` for a report,
+    ``(None, {}, ArtifactLine)`` for an artifact line; ``ValueError`` if malformed."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("artifact"), str):
+        name = obj.get("name")
+        extra = sorted(set(obj) - {"artifact", "name"})
+        if extra:
+            raise ValueError(
+                f"an artifact line holds only 'artifact' and 'name', not {', '.join(extra)}: "
+                "report metrics on a line of their own"
+            )
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"an artifact's 'name' must be a string, not {name!r:.40}")
+        if not obj["artifact"]:
+            raise ValueError("'artifact' must name a file or folder, not an empty string")
+        return None, {}, ArtifactLine(obj["artifact"], name)
+    step, metrics = parse_report(line)
+    return step, metrics, None
 
 
 class ReportReader:
@@ -214,12 +269,12 @@ class ReportReader:
         out = []
         for number, text in self.read_lines(final=final):
             try:
-                step, metrics = parse_report(text)
+                step, metrics, artifact = parse_line(text)
             except ValueError as exc:
                 error = ProtocolError(str(exc), number, text)
                 error.before = out
                 raise error from None
-            out.append(ReportLine(number, step, metrics))
+            out.append(ReportLine(number, step, metrics, artifact))
         return out
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ from trackers import (
     capture_environment,
     diff_environments,
     hash_inputs,
+    resolve_code,
 )
 from trackers._drivers import driver_alive
 
@@ -138,7 +139,12 @@ def prepare_reproduction(store: Store, trial_ref: str, *, cwd: Path | None = Non
         original=original,
         objective=objective,
         base_dir=base,
-        differences=environment_differences(recorded, current) if recorded else [],
+        differences=environment_differences(
+            resolve_code(recorded, store.get_blob),
+            resolve_code(current, getattr(current, "blobs", {}).get),
+        )
+        if recorded
+        else [],
         environment=current,
         recorded_argv=list(argv) if isinstance(argv, list) else None,
         timeout=timeout,
@@ -174,6 +180,8 @@ def run_reproduction(
     def record_report(event: Report) -> None:
         for name, value in event.metrics.items():
             batch.metric(number, name, event.step, value, event.time)
+        for ref in event.artifacts:
+            batch.artifact(number, ref.name, ref.sha256, ref.size, event.time)
 
     # A checkpoint folder of its own: a reproduction starts from scratch, not from the
     # original's saved state.
@@ -186,6 +194,7 @@ def run_reproduction(
             timeout=repro.timeout,
             memory_limit=repro.memory_limit,
             checkpoint_dir=checkpoints,
+            artifact_dir=store.artifact_root,
         )
         finished = _run_once(repro.objective, task, executor, record_report, started)
     state = finished.state
@@ -331,6 +340,12 @@ def environment_differences(
         if was - now:
             text = ", ".join(sorted(was - now))
             out.append(Difference(DifferenceKind.CODE, f"untracked files gone: {text}"))
+        before, after = git["untracked"]
+        if isinstance(before, Mapping) and isinstance(after, Mapping):  # content hashes recorded
+            changed = sorted(p for p in was & now if before[p] != after[p])
+            if changed:
+                text = ", ".join(changed)
+                out.append(Difference(DifferenceKind.CODE, f"untracked files changed: {text}"))
     out.extend(_data_differences(*diff.pop("inputs", (None, None))))
     packages = diff.pop("packages", {})
     for name, (was, now) in packages.get("changed", {}).items():

@@ -4,7 +4,8 @@ An objective that takes a ``trial`` argument gets a :class:`Trial`; any code run
 trial (however deep in the call stack) can call :func:`report`, which finds the current trial
 through a context variable set around the objective call. Outside any trial, ``report`` writes
 to ``$HPO_REPORT_FILE`` when a command objective launched this program, and otherwise does
-nothing but warn once, so a training script still runs on its own.
+nothing but warn once, so a training script still runs on its own. :func:`log_artifact` works
+the same way for files the objective saves.
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hpo._protocol import REPORT_FILE_ENV, STOP_FILE_ENV, check_report, write_report
+from hpo._protocol import (
+    REPORT_FILE_ENV,
+    STOP_FILE_ENV,
+    check_report,
+    write_artifact,
+    write_report,
+)
 from hpo.executors._base import Report, TrialTask
+from trackers._artifacts import ArtifactError, ArtifactRef, ArtifactStore
 
 __all__ = [
     "Trial",
+    "artifact_report",
     "clear_stop",
     "current_trial",
+    "log_artifact",
     "report",
     "request_stop",
     "should_stop",
@@ -34,10 +44,32 @@ __all__ = [
 
 _current: ContextVar[Trial | None] = ContextVar("hpo_current_trial", default=None)
 _warned_outside = False
+_warned_artifact = False
 # Numbers of trials in this process asked to stop early. Set by whoever delivers the request
 # (the engine for inline trials, a worker's reader thread, a Ray actor's second thread) and
 # read by the objective's thread: a set of ints under the GIL needs no lock for that.
 _stop_requests: set[int] = set()
+
+
+def artifact_report(
+    task: TrialTask,
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    base: str | os.PathLike[str] | None = None,
+) -> Report:
+    """Copy ``path`` (a file or folder; relative to ``base`` if given) into the task's artifact
+    folder and return the report that carries its records to the driver. Raises
+    :class:`~trackers.ArtifactError` for a missing path or a sweep without a store."""
+    if task.artifact_dir is None:
+        raise ArtifactError(
+            f"trial {task.number} cannot log artifact {os.fspath(path)!r}: the sweep runs "
+            "without a store (track=False), so there is nowhere to record it; run the sweep "
+            "with a store, or skip log_artifact when hpo.current_trial() is None"
+        )
+    source = Path(base, path) if base is not None else Path(path)
+    refs = ArtifactStore(task.artifact_dir).log(source, name)
+    return Report(task.number, None, {}, time.time(), tuple(refs))
 
 
 def request_stop(number: int) -> None:
@@ -62,7 +94,15 @@ class Trial:
     Created by the executor for each trial; an objective never builds one itself.
     """
 
-    __slots__ = ("_budget", "_checkpoint_dir", "_emit", "_number", "_params", "_seed")
+    __slots__ = (
+        "_artifact_dir",
+        "_budget",
+        "_checkpoint_dir",
+        "_emit",
+        "_number",
+        "_params",
+        "_seed",
+    )
 
     def __init__(
         self,
@@ -72,8 +112,10 @@ class Trial:
         budget: float | None = None,
         emit: Callable[[Report], None] | None = None,
         checkpoint_dir: str | None = None,
+        artifact_dir: str | None = None,
     ) -> None:
         self._number = number
+        self._artifact_dir = artifact_dir
         self._params = MappingProxyType(dict(params))
         self._seed = seed
         self._budget = budget
@@ -83,7 +125,15 @@ class Trial:
     @classmethod
     def from_task(cls, task: TrialTask, emit: Callable[[Report], None] | None = None) -> Trial:
         """The handle for ``task``, whose reports go to ``emit``."""
-        return cls(task.number, task.params, task.seed, task.budget, emit, task.checkpoint_dir)
+        return cls(
+            task.number,
+            task.params,
+            task.seed,
+            task.budget,
+            emit,
+            task.checkpoint_dir,
+            task.artifact_dir,
+        )
 
     @property
     def number(self) -> int:
@@ -127,6 +177,24 @@ class Trial:
         if self._emit is not None:
             self._emit(Report(self._number, checked_step, values, time.time()))
 
+    def log_artifact(
+        self, path: str | os.PathLike[str], name: str | None = None
+    ) -> list[ArtifactRef]:
+        """Keep a file (or every file of a folder) the trial made: its bytes are copied into
+        the store's artifact folder by content hash, and the store records it under ``name``
+        (default: the file or folder's name; a folder's files as ``name/relative/path``).
+        Logging a name again replaces its record. Returns what was recorded.
+
+        Raises :class:`~hpo.ArtifactError` when ``path`` does not exist (failing the trial
+        unless caught) or the sweep has no store."""
+        task = TrialTask(
+            self._number, self._params, self._seed, self._budget, artifact_dir=self._artifact_dir
+        )
+        report = artifact_report(task, path, name)
+        if self._emit is not None:
+            self._emit(report)
+        return list(report.artifacts)
+
     def should_stop(self) -> bool:
         """True once the sweep has asked this trial to stop early (e.g. a multi-fidelity
         strategy pruned it). A cooperative objective checks it after each report and returns
@@ -163,6 +231,35 @@ def report(step: int | None = None, **metrics: float) -> None:
         _warned_outside = True
         warnings.warn(
             "hpo.report() called outside a trial; nothing recorded", UserWarning, stacklevel=2
+        )
+
+
+def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> None:
+    """Log a file or folder of the current trial as an artifact: ``hpo.log_artifact("model.pt")``.
+
+    Inside a trial this is ``trial.log_artifact``. In a program started as a command objective
+    it appends ``{"artifact": <absolute path>}`` to ``$HPO_REPORT_FILE`` (hpo copies the file
+    when it reads the line, so write the file first). Anywhere else it warns once and records
+    nothing.
+    """
+    trial = _current.get()
+    if trial is not None:
+        trial.log_artifact(path, name)
+        return
+    report_file = os.environ.get(REPORT_FILE_ENV)
+    if report_file:
+        if not os.path.exists(path):
+            raise ArtifactError(
+                f"cannot log artifact {os.fspath(path)!r}: no such file or folder "
+                f"(looked in {os.path.abspath(path)}); log a file or folder that exists"
+            )
+        write_artifact(report_file, os.path.abspath(path), name)
+        return
+    global _warned_artifact
+    if not _warned_artifact:
+        _warned_artifact = True
+        warnings.warn(
+            "hpo.log_artifact() called outside a trial; nothing recorded", UserWarning, stacklevel=2
         )
 
 

@@ -1,4 +1,5 @@
-"""The ``hpo`` command: sweep, resume, reproduce, ls, show, report, compare, export, import.
+"""The ``hpo`` command: sweep, resume, reproduce, ls, show, report, compare, artifacts, code,
+export, import.
 
 Errors of input (a bad config, an unknown sweep, a store that can't be opened) print one line
 naming the problem and where it is, and exit with status 2; no traceback.
@@ -15,6 +16,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from hpo._cli_artifacts import artifacts_command, code_command
 from hpo._cli_common import EXIT_INPUT, EXIT_INTERRUPTED, err
 from hpo._cli_compare import compare_command
 from hpo._cli_read import ls, report, show
@@ -30,7 +32,19 @@ def cli() -> None:
     """hpo: hyperparameter optimisation with built-in experiment tracking."""
 
 
-for command in (sweep, resume, reproduce, ls, show, report, compare_command, export, import_):
+for command in (
+    sweep,
+    resume,
+    reproduce,
+    ls,
+    show,
+    report,
+    compare_command,
+    artifacts_command,
+    code_command,
+    export,
+    import_,
+):
     cli.add_command(command)
 
 

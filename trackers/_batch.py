@@ -35,6 +35,8 @@ class WriteBatch:
     seq: int = 0
     metrics: list[tuple[int, str, int | None, float, float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: (number, name, sha256, size, time) of files trials logged, in the order they came
+    artifacts: list[tuple[int, str, str, int, float]] = field(default_factory=list)
     #: (driver, time) to record as the sweep's heartbeat in this batch's transaction
     heartbeat: tuple[str, float] | None = None
 
@@ -46,6 +48,7 @@ class WriteBatch:
             or self.pruned
             or self.metrics
             or self.events
+            or self.artifacts
             or self.heartbeat
         )
 
@@ -56,6 +59,7 @@ class WriteBatch:
         self.pruned.clear()
         self.metrics.clear()
         self.events.clear()
+        self.artifacts.clear()
         self.heartbeat = None
 
     def trial_started(
@@ -148,6 +152,11 @@ class WriteBatch:
 
     def metric(self, number: int, name: str, step: int | None, value: float, at: float) -> None:
         self.metrics.append((number, name, step, value, at))
+
+    def artifact(self, number: int, name: str, sha256: str, size: int, at: float) -> None:
+        """Trial ``number`` logged content ``sha256`` under ``name`` (replacing an earlier
+        record of that name: the last one logged wins)."""
+        self.artifacts.append((number, name, sha256, size, at))
 
     def event(
         self,

@@ -5,6 +5,14 @@ The driver captures one snapshot per sweep; the store keeps it once, keyed by
 environment must therefore be identical, so nothing time-varying (timestamps, free memory, PIDs)
 goes in. Capture never raises for a missing or failing tool: the failure is recorded under
 ``gpu_error`` / ``git_error`` instead, because a sweep must not die for want of ``nvidia-smi``.
+
+The code content of a dirty tree (the full diff against HEAD, and untracked text files up to
+``UNTRACKED_FILE_CAP`` each and ``UNTRACKED_TOTAL_CAP`` in all) is not in the snapshot itself:
+the snapshot names it by sha256 (``git.diff_sha256``, ``git.untracked: {path: sha256}``) and
+carries the bytes in :attr:`Snapshot.blobs`, which ``Store.add_environment`` puts in the blobs
+table. Two sweeps with the same diff store it once. Snapshots recorded before this (schema 3:
+``git.diff`` inline, ``git.untracked`` a list) are read everywhere as they are;
+:func:`resolve_code` gives either shape the diff as text.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +36,42 @@ from trackers._inputs import hash_inputs
 
 GIT_TIMEOUT_S = 10.0
 GPU_TIMEOUT_S = 5.0
-DIFF_CAP_BYTES = 5 * 1024 * 1024
+DIFF_CAP_BYTES = 20 * 1024 * 1024
 UNTRACKED_CAP = 1000
+#: untracked files whose content is stored: text files up to this size each...
+UNTRACKED_FILE_CAP = 1024 * 1024
+#: ...and up to this much in all (the first files by path fill it)
+UNTRACKED_TOTAL_CAP = 20 * 1024 * 1024
+_BINARY_SNIFF = 8192
+
+
+class Snapshot(dict[str, Any]):
+    """An environment snapshot (a plain JSON-ready dict) with the code content it names by
+    hash in ``blobs`` (``{sha256: bytes}``), for the store to keep once."""
+
+    def __init__(self, *args: Any, blobs: dict[str, bytes] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.blobs: dict[str, bytes] = dict(blobs or {})
+
+
+def resolve_code(
+    snapshot: Mapping[str, Any], get_blob: Callable[[str], bytes | None]
+) -> dict[str, Any]:
+    """A copy of ``snapshot`` whose ``git.diff`` is the diff's text, read through
+    ``get_blob`` when the snapshot names it by hash (``git.diff_missing`` is True when the
+    blob is not there). Old snapshots, with the diff inline, come back as they are."""
+    out = dict(snapshot)
+    git = snapshot.get("git")
+    if isinstance(git, Mapping) and "diff" not in git and "diff_sha256" in git:
+        git = dict(git)
+        sha = git.get("diff_sha256")
+        data = get_blob(sha) if sha else b""
+        git["diff"] = (data or b"").decode("utf-8", "replace")
+        if data is None:
+            git["diff_missing"] = True
+        out["git"] = git
+    return out
+
 
 # Keys whose values diff_environments compares structurally rather than as one pair.
 _STRUCTURED_KEYS = frozenset({"packages", "git"})
@@ -44,7 +86,7 @@ def capture_environment(
     inputs_base: Path | None = None,
     inputs_cache: Path | None = None,
     env_vars: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> Snapshot:
     """Snapshot the environment the driver runs in, as a JSON-serialisable dict.
 
     ``cwd`` (default: the process's working directory) decides which git work tree is recorded;
@@ -57,33 +99,37 @@ def capture_environment(
     names the environment variables recorded under ``env_vars`` (value, or None when unset):
     only those, never the whole environment, which holds secrets. ``cuda`` holds the driver
     version (from ``nvidia-smi``) and the runtime of an already imported torch, or is None.
+    The dirty diff and untracked files are named by hash; their bytes are in ``.blobs``.
     """
     where = Path(cwd).absolute() if cwd is not None else Path.cwd()
-    snapshot: dict[str, Any] = {
-        "python": {
-            "version": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "executable": sys.executable,
-        },
-        "packages": installed_packages() if include_packages else {},
-        "os": {
-            "system": platform.system(),
-            "release": platform.release(),
-            "version": platform.version(),
-            "machine": platform.machine(),
-            "platform": platform.platform(),
-        },
-        "hostname": socket.gethostname(),
-        "cpu": _cpu(),
-        "memory_bytes": _memory_bytes(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "argv": list(sys.argv if argv is None else argv),
-        "cwd": str(where),
-    }
+    snapshot = Snapshot()
+    snapshot.update(
+        {
+            "python": {
+                "version": platform.python_version(),
+                "implementation": platform.python_implementation(),
+                "executable": sys.executable,
+            },
+            "packages": installed_packages() if include_packages else {},
+            "os": {
+                "system": platform.system(),
+                "release": platform.release(),
+                "version": platform.version(),
+                "machine": platform.machine(),
+                "platform": platform.platform(),
+            },
+            "hostname": socket.gethostname(),
+            "cpu": _cpu(),
+            "memory_bytes": _memory_bytes(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "argv": list(sys.argv if argv is None else argv),
+            "cwd": str(where),
+        }
+    )
     snapshot["gpus"], gpu_error = _gpus()
     if gpu_error is not None:
         snapshot["gpu_error"] = gpu_error
-    snapshot["git"], git_error = _git(where)
+    snapshot["git"], git_error = _git(where, snapshot.blobs)
     if git_error is not None:
         snapshot["git_error"] = git_error
     snapshot["cuda"] = _cuda(snapshot["gpus"])
@@ -274,7 +320,7 @@ def _run_git(
     return done.returncode, out, err
 
 
-def _git(cwd: Path) -> tuple[dict[str, Any] | None, str | None]:
+def _git(cwd: Path, blobs: dict[str, bytes]) -> tuple[dict[str, Any] | None, str | None]:
     exe = shutil.which("git")
     if exe is None:
         return None, None
@@ -299,12 +345,58 @@ def _git(cwd: Path) -> tuple[dict[str, Any] | None, str | None]:
         info["branch"] = out.strip() if code == 0 else None  # None: detached HEAD
         tracked_changed, untracked = _git_status(exe, root)
         info["dirty"] = tracked_changed or bool(untracked)
-        info["untracked"] = untracked[:UNTRACKED_CAP]
+        listed = untracked[:UNTRACKED_CAP]
+        info["untracked"], skipped = _untracked_content(root, listed, blobs)
         info["untracked_truncated"] = len(untracked) > UNTRACKED_CAP
-        info["diff"], info["diff_truncated"] = _git_diff(exe, root, info["commit"])
+        if skipped:
+            info["untracked_skipped"] = skipped
+        diff, info["diff_truncated"] = _git_diff(exe, root, info["commit"])
+        info["diff_sha256"] = _blob(diff, blobs) if diff else None
+        info["diff_size"] = len(diff)
     except _GitFailed as exc:
         return info, str(exc)
     return info, None
+
+
+def _blob(data: bytes, blobs: dict[str, bytes]) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    blobs[sha] = data
+    return sha
+
+
+def _untracked_content(
+    root: Path, paths: Sequence[str], blobs: dict[str, bytes]
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """``{path: sha256}`` of the untracked files, their text in ``blobs``; a file whose
+    content is not kept (binary, too large, over the total, unreadable) maps to None and is
+    named with the reason in the second dict."""
+    hashes: dict[str, str | None] = {}
+    skipped: dict[str, str] = {}
+    total = 0
+    for rel in paths:
+        hashes[rel] = None
+        full = root / rel
+        try:
+            size = full.stat().st_size
+            if not full.is_file():
+                skipped[rel] = "not a regular file"
+                continue
+            if size > UNTRACKED_FILE_CAP:
+                skipped[rel] = f"larger than {UNTRACKED_FILE_CAP // 1024} KiB"
+                continue
+            if total + size > UNTRACKED_TOTAL_CAP:
+                skipped[rel] = f"over the {UNTRACKED_TOTAL_CAP // 2**20} MiB total (truncated)"
+                continue
+            data = full.read_bytes()
+        except OSError as exc:
+            skipped[rel] = f"unreadable: {exc.strerror or exc}"
+            continue
+        if b"\0" in data[:_BINARY_SNIFF]:
+            skipped[rel] = "binary"
+            continue
+        total += len(data)
+        hashes[rel] = _blob(data, blobs)
+    return hashes, skipped
 
 
 def _git_status(exe: str, root: Path) -> tuple[bool, list[str]]:
@@ -324,7 +416,7 @@ def _git_status(exe: str, root: Path) -> tuple[bool, list[str]]:
     return tracked_changed, sorted(untracked)
 
 
-def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[str, bool]:
+def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[bytes, bool]:
     # Without a commit, diff against the empty tree so staged new files still show.
     if commit is None:
         _, out, _ = _run_git(exe, root, "hash-object", "-t", "tree", "--stdin", stdin=b"")
@@ -350,5 +442,5 @@ def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[str, bool]:
         sink.seek(0)
         data = sink.read(DIFF_CAP_BYTES + 1)
     truncated = len(data) > DIFF_CAP_BYTES
-    # errors="replace": a non-UTF-8 diff must still be JSON-storable; the commit is exact.
-    return data[:DIFF_CAP_BYTES].decode("utf-8", "replace"), truncated
+    # Bytes as git wrote them: a blob keeps a non-UTF-8 diff exact.
+    return data[:DIFF_CAP_BYTES], truncated

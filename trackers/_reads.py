@@ -1,4 +1,4 @@
-"""Reads from the store: sweeps, trials, series, environments.
+"""Reads from the store: sweeps, trials, series, environments, artifacts and blobs.
 
 Listings aggregate in SQL (counts and best values by GROUP BY, rankings by the
 (sweep, state, value) index) so that they stay fast on stores of hundreds of thousands of
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, func, select
 
 from trackers import _codec
 from trackers import _schema as s
+from trackers._artifacts import ArtifactRecord
 from trackers._errors import NotFoundError
 from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecord
 from trackers._states import EventKind, Goal, TrialState
@@ -249,3 +250,39 @@ class StoreReads:
             ).all()
         for at, kind, number, data in rows:
             yield {"time": at, "kind": kind, "trial": number, "data": _codec.loads(data)}
+
+    # --- artifacts and blobs ----------------------------------------------------------------
+
+    def artifacts(self, trial_id: int) -> list[ArtifactRecord]:
+        """The artifacts trial ``trial_id`` logged, by name."""
+        a = s.artifacts.c
+        with self.session() as conn:
+            rows = conn.execute(
+                select(a.trial_id, a.name, a.sha256, a.size, a.created_at)
+                .where(a.trial_id == trial_id)
+                .order_by(a.name)
+            ).all()
+        return [ArtifactRecord(*r) for r in rows]
+
+    def get_blob(self, sha256: str) -> bytes | None:
+        """The content stored under ``sha256`` in the blobs table, or None."""
+        b = s.blobs.c
+        with self.session() as conn:
+            data = conn.execute(select(b.data).where(b.sha256 == sha256)).scalar_one_or_none()
+        return None if data is None else bytes(data)
+
+    def recorded_artifact_roots(self, sweep_id: int) -> list[str]:
+        """The artifact folders the sweep's drivers wrote to (newest first), as each recorded
+        in its ``sweep_started`` event."""
+        e = s.events.c
+        roots: list[str] = []
+        with self.session() as conn:
+            for data in conn.execute(
+                select(e.data)
+                .where(e.sweep_id == sweep_id, e.kind == EventKind.SWEEP_STARTED.value)
+                .order_by(e.id.desc())
+            ).scalars():
+                root = (_codec.loads(data) or {}).get("artifacts")
+                if isinstance(root, str) and root not in roots:
+                    roots.append(root)
+        return roots

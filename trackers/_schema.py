@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 )
 
 #: Bumped whenever a table changes; a store of another version is upgraded or refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -133,4 +134,32 @@ events = Table(
     Column("kind", String(32), nullable=False),
     Column("data", Text),
     Index("ix_events_sweep", "sweep_id", "id"),
+)
+
+# One row per (trial, name): which content a trial logged under that name. The content itself
+# lives in the artifact folder beside the store (trackers._artifacts), found by sha256.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("trial_id", Integer, ForeignKey("trials.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("trial_id", "name", name="uq_artifacts_trial_name"),
+    Index("ix_artifacts_sha256", "sha256"),
+)
+
+# Content stored in the database itself, once per sha256: the git dirty diff and untracked
+# source files an environment snapshot names by hash. In the database (not the artifact
+# folder) so that they travel with the store, its exports and a server store without a
+# shared disk; they are capped small (trackers._environment).
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

@@ -7,6 +7,7 @@ through :meth:`Store.write`; any number of readers may share the store.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import ChainMap
@@ -14,11 +15,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from trackers import _codec
 from trackers import _schema as s
+from trackers._artifacts import ArtifactStore, default_artifact_root
 from trackers._batch import WriteBatch
 from trackers._connect import WRITE_OPTION, make_engine, resolve_url
 from trackers._drivers import driver_alive, this_driver
@@ -54,10 +56,15 @@ class Store(StoreReads):
     for ``$HPO_STORE`` or ``./hpo.db``. Tables are created on first use."""
 
     def __init__(
-        self, location: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None
+        self,
+        location: str | os.PathLike[str] | None = None,
+        *,
+        busy_timeout: float | None = None,
+        artifacts: str | os.PathLike[str] | None = None,
     ) -> None:
         """``busy_timeout``: seconds a SQLite writer waits for another's lock before the
-        attempt fails and is retried (default 30)."""
+        attempt fails and is retried (default 30). ``artifacts``: the folder of the trials'
+        artifact files (default: see :mod:`trackers._artifacts`)."""
         url = resolve_url(location)
         self.url = url.render_as_string(hide_password=True)
         database = url.database if url.get_backend_name() == "sqlite" else None
@@ -66,6 +73,7 @@ class Store(StoreReads):
             if database and database != ":memory:" and not database.startswith("file:")
             else None
         )
+        self._artifacts = os.path.abspath(os.fspath(artifacts)) if artifacts is not None else None
         self._engine = make_engine(url)
         if busy_timeout is not None and url.get_backend_name() == "sqlite":
             ms = int(busy_timeout * 1000)
@@ -83,6 +91,41 @@ class Store(StoreReads):
         """The absolute path of a SQLite store's file, beside which hpo keeps what belongs
         with the store (trial checkpoints); None for a database server or an in-memory store."""
         return self._file
+
+    @property
+    def artifact_root(self) -> str:
+        """The folder artifact files are kept in: the one given, else the default
+        (``$HPO_ARTIFACTS``, else ``<stem>-artifacts/`` beside a SQLite file, else the user's
+        data folder)."""
+        return self._artifacts or default_artifact_root(self._file)
+
+    @property
+    def artifact_root_given(self) -> bool:
+        """True when the folder was chosen when opening the store (not a default)."""
+        return self._artifacts is not None
+
+    def artifact_store(self, root: str | None = None) -> ArtifactStore:
+        """The content-addressed folder at ``root`` (default :attr:`artifact_root`)."""
+        return ArtifactStore(root or self.artifact_root)
+
+    def artifact_roots(self, sweep_id: int) -> list[str]:
+        """Where a sweep's artifact files may be, in the order they are looked for: the
+        folder given when opening the store, the store's default folder (where an import puts
+        them), the folders the sweep's drivers recorded. Content is found by its hash, so any
+        folder that holds it holds the right bytes."""
+        roots = [self._artifacts] if self._artifacts else []
+        roots.append(default_artifact_root(self._file))
+        roots += self.recorded_artifact_roots(sweep_id)
+        return list(dict.fromkeys(roots))
+
+    def locate_artifact(self, sweep_id: int, sha256: str) -> str | None:
+        """The file holding content ``sha256`` of one of the sweep's artifacts, or None when
+        no folder of :meth:`artifact_roots` has it."""
+        for root in self.artifact_roots(sweep_id):
+            path = ArtifactStore(root).path_of(sha256)
+            if path.is_file():
+                return str(path)
+        return None
 
     def close(self) -> None:
         self._engine.dispose()
@@ -116,9 +159,12 @@ class Store(StoreReads):
 
     @retried
     def add_environment(self, snapshot: Mapping[str, Any]) -> int:
-        """Store an environment snapshot once (deduplicated by content); returns its id."""
+        """Store an environment snapshot once (deduplicated by content); returns its id.
+        The code content a captured snapshot names by hash (its ``blobs``: the dirty diff and
+        untracked files) goes into the blobs table in the same transaction."""
         digest = environment_hash(snapshot)
         with self.session(write=True) as conn:
+            _put_blobs(conn, getattr(snapshot, "blobs", None) or {})
             found = conn.execute(
                 select(s.environments.c.id).where(s.environments.c.hash == digest)
             ).scalar_one_or_none()
@@ -131,6 +177,14 @@ class Store(StoreReads):
                     .returning(s.environments.c.id)
                 ).scalar_one()
             )
+
+    @retried
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` once in the blobs table; returns its sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        with self.session(write=True) as conn:
+            _put_blobs(conn, {sha: data})
+        return sha
 
     def available_name(self, base: str) -> str:
         """``base`` if no sweep has that name, else the first free ``base-2``, ``base-3``..."""
@@ -367,6 +421,8 @@ class Store(StoreReads):
                 self._apply_in_order(conn, batch, ids)
             elif batch.finished:
                 conn.execute(_FINISH, [_finish_row(f, ids) for f in batch.finished])
+            if batch.artifacts:
+                _record_artifacts(conn, batch.artifacts, ids)
             if batch.events:
                 conn.execute(insert(s.events), batch.events)
             if batch.heartbeat is not None:
@@ -411,6 +467,41 @@ class Store(StoreReads):
                     .where(t.id == ids[number], t.state == TrialState.PAUSED.value)
                     .values(state=TrialState.PRUNED.value, error=reason)
                 )
+
+
+def _put_blobs(conn: Connection, blobs: Mapping[str, bytes]) -> None:
+    """Insert the blobs the table lacks (by sha256, which names their content)."""
+    if not blobs:
+        return
+    b = s.blobs.c
+    have = set(conn.execute(select(b.sha256).where(b.sha256.in_(list(blobs)))).scalars())
+    now = time.time()
+    rows = [
+        {"sha256": sha, "size": len(data), "data": data, "created_at": now}
+        for sha, data in blobs.items()
+        if sha not in have
+    ]
+    if rows:
+        conn.execute(insert(s.blobs), rows)
+
+
+def _record_artifacts(
+    conn: Connection, artifacts: list[tuple[int, str, str, int, float]], ids: Mapping[int, int]
+) -> None:
+    """One row per (trial, name): a name logged again replaces its row (last wins)."""
+    a = s.artifacts.c
+    latest: dict[tuple[int, str], tuple[str, int, float]] = {}
+    for number, name, sha, size, at in artifacts:
+        latest[(ids[number], name)] = (sha, size, at)
+    for (trial_id, name), _ in latest.items():
+        conn.execute(delete(s.artifacts).where(a.trial_id == trial_id, a.name == name))
+    conn.execute(
+        insert(s.artifacts),
+        [
+            {"trial_id": tid, "name": name, "sha256": sha, "size": size, "created_at": at}
+            for (tid, name), (sha, size, at) in latest.items()
+        ],
+    )
 
 
 def _finish_row(f: Mapping[str, Any], ids: Mapping[int, int]) -> dict[str, Any]:

@@ -5,7 +5,15 @@ The file is one JSON document (gzip-compressed when its name ends in ``.gz``)::
     {"format": "hpo-sweep", "version": 1, "schema_version": 3, "exported_at": ...,
      "hpo_version": ..., "source_store": URL, "sweep": {every column but ids},
      "environments": {hash: snapshot}, "trials": [{columns, "environment": hash,
-     "metrics_series": [[name, step, value, time], ...]}], "events": [...]}
+     "metrics_series": [[name, step, value, time], ...],
+     "artifacts": [[name, sha256, size, created_at], ...]}], "events": [...],
+     "blobs": {sha256: base64}, "artifact_files": {sha256: base64}}
+
+``blobs`` holds the code content the environments name by hash (dirty diff, untracked files);
+``artifact_files`` the content of the trials' artifacts (left out with ``artifacts=False``,
+``hpo export --no-artifacts``: the records still travel). An import checks every hash and
+writes the files into the target store's artifact folder. Both keys are optional (files
+from before schema 4 have neither).
 
 JSON columns of the store travel decoded (they are strict JSON written by ``_codec``);
 non-finite metric values are the strings "nan", "inf", "-inf", as in the store's JSON. The
@@ -15,25 +23,29 @@ an import is one transaction: a bad file leaves the target store as it was. Neve
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import io
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection, insert, select
 
+from search_spaces._errors import HPOError
 from trackers import _codec
 from trackers import _schema as s
+from trackers._artifacts import ArtifactStore
 from trackers._environment import environment_hash
 from trackers._errors import StoreError
 from trackers._states import EventKind, Goal, SweepState, TrialState
-from trackers._store import Store, _numeric
+from trackers._store import Store, _numeric, _put_blobs
 
 FORMAT = "hpo-sweep"
 #: The file format's version; bumped when a reader of an older one could not read it.
@@ -63,18 +75,27 @@ class TransferSummary:
     metric_points: int
     environments: int  # distinct environments in the file
     new_environments: int  # of those, how many the target store did not have (import only)
+    artifacts: int = 0  # artifact records
+    artifact_files: int = 0  # distinct artifact contents carried (export) or written (import)
+    missing_files: int = 0  # artifact contents not found in any artifact folder (export)
+    blobs: int = 0  # code blobs (dirty diffs, untracked files) carried
 
 
 # --- export -------------------------------------------------------------------------------
 
 
 def export_sweep(
-    store: Store, ref: int | str, dest: str | os.PathLike[str] | IO[str]
+    store: Store,
+    ref: int | str,
+    dest: str | os.PathLike[str] | IO[str],
+    *,
+    artifacts: bool = True,
 ) -> TransferSummary:
     """Write sweep ``ref`` (id or name) of ``store`` to ``dest``: a path (gzip when it ends in
     ``.gz``; written to a temporary name and renamed, so no half file is left), ``-`` for
-    stdout, or an open text stream."""
-    counts: dict[str, int] = {}
+    stdout, or an open text stream. ``artifacts=False`` leaves the artifacts' file contents
+    out (their records stay)."""
+    counts: dict[str, int] = {"artifacts": int(artifacts)}
     if not isinstance(dest, (str, os.PathLike)):
         return _write(store, ref, dest, counts)
     if str(dest) == "-":
@@ -101,10 +122,10 @@ def export_sweep(
     return summary
 
 
-def sweep_document(store: Store, ref: int | str) -> dict[str, Any]:
+def sweep_document(store: Store, ref: int | str, *, artifacts: bool = True) -> dict[str, Any]:
     """The export of sweep ``ref`` as a dict (what :func:`export_sweep` writes)."""
     buf = io.StringIO()
-    _write(store, ref, buf, {})
+    _write(store, ref, buf, {"artifacts": int(artifacts)})
     return dict(json.loads(buf.getvalue()))
 
 
@@ -147,6 +168,7 @@ def _write(store: Store, ref: int | str, out: IO[str], counts: dict[str, int]) -
         # Written by hand around the trials, so that no more than one trial is in memory.
         out.write(_codec.dumps(head)[:-1] + ',\n"trials":[')
         n_trials = n_points = 0
+        logged = _artifact_rows(conn, sweep.id)
         series = _series(conn, sweep.id)
         pending = next(series, None)
         for trow in conn.execution_options(stream_results=True).execute(
@@ -160,6 +182,7 @@ def _write(store: Store, ref: int | str, out: IO[str], counts: dict[str, int]) -
             trial = {c: _load_if(c in _TRIAL_JSON, t[c]) for c in _TRIAL_COLUMNS}
             trial["environment"] = hashes.get(t["environment_id"])
             trial["metrics_series"] = points
+            trial["artifacts"] = logged.get(t["id"], [])
             out.write(("\n" if n_trials == 0 else ",\n") + _codec.dumps(trial))
             n_trials += 1
             n_points += len(points)
@@ -174,9 +197,67 @@ def _write(store: Store, ref: int | str, out: IO[str], counts: dict[str, int]) -
         ):
             event = {"trial": number, "time": at, "kind": kind, "data": _codec.loads(data)}
             out.write(("\n" if k == 0 else ",\n") + _codec.dumps(event))
-        out.write("]}\n")
+        out.write('],\n"blobs":{')
+        shas = sorted({sha for env in envs.values() for sha in _code_hashes(env)})
+        n_blobs = 0
+        for sha in shas:
+            data = conn.execute(
+                select(s.blobs.c.data).where(s.blobs.c.sha256 == sha)
+            ).scalar_one_or_none()
+            if data is not None:
+                out.write(("\n" if n_blobs == 0 else ",\n") + _blob_item(sha, bytes(data)))
+                n_blobs += 1
+    # Artifact contents last, one at a time: they may be large.
+    out.write('},\n"artifact_files":{')
+    n_files = missing = 0
+    contents = sorted({a[1] for rows in logged.values() for a in rows})
+    if counts.get("artifacts", 1):
+        for sha in contents:
+            where = store.locate_artifact(sweep.id, sha)
+            if where is None:
+                missing += 1
+                continue
+            with open(where, "rb") as f:
+                data = f.read()
+            out.write(("\n" if n_files == 0 else ",\n") + _blob_item(sha, data))
+            n_files += 1
+    out.write("}}\n")
     out.flush()
-    return TransferSummary(sweep.name, None, n_trials, n_points, len(envs), 0)
+    n_records = sum(len(rows) for rows in logged.values())
+    return TransferSummary(
+        sweep.name, None, n_trials, n_points, len(envs), 0, n_records, n_files, missing, n_blobs
+    )
+
+
+def _artifact_rows(conn: Connection, sweep_id: int) -> dict[int, list[list[Any]]]:
+    """Trial id -> [[name, sha256, size, created_at]] of the sweep's artifacts (few per
+    trial: read at once)."""
+    a, t = s.artifacts.c, s.trials.c
+    out: dict[int, list[list[Any]]] = {}
+    for trial_id, name, sha, size, at in conn.execute(
+        select(a.trial_id, a.name, a.sha256, a.size, a.created_at)
+        .join(s.trials, t.id == a.trial_id)
+        .where(t.sweep_id == sweep_id)
+        .order_by(a.trial_id, a.name)
+    ):
+        out.setdefault(trial_id, []).append([name, sha, size, at])
+    return out
+
+
+def _code_hashes(env: Mapping[str, Any]) -> list[str]:
+    """The blob hashes an environment snapshot names (its diff and untracked files)."""
+    git = env.get("git") if isinstance(env, Mapping) else None
+    if not isinstance(git, Mapping):
+        return []
+    hashes = [git["diff_sha256"]] if git.get("diff_sha256") else []
+    untracked = git.get("untracked")
+    if isinstance(untracked, Mapping):
+        hashes += [v for v in untracked.values() if isinstance(v, str)]
+    return hashes
+
+
+def _blob_item(sha: str, data: bytes) -> str:
+    return json.dumps(sha) + ":" + json.dumps(base64.b64encode(data).decode("ascii"))
 
 
 def _series(conn: Connection, sweep_id: int) -> Iterator[tuple[int, list[Any]]]:
@@ -280,9 +361,15 @@ def import_sweep(
         raise TransferError(
             f"store {store.url} already has a sweep named {name!r}: give --name another name"
         )
+    blobs = _decoded(doc.get("blobs"), "blobs", label)
+    files = _decoded(doc.get("artifact_files"), "artifact_files", label)
+    # Files first: content-addressed, so a failed import leaves only unreferenced copies.
+    written = _write_files(store, files, label)
     try:
         with store.session(write=True) as conn:
-            return _insert(conn, doc, name, label)
+            _put_blobs(conn, blobs)
+            summary = _insert(conn, doc, name, label)
+            return replace(summary, artifact_files=written, blobs=len(blobs))
     except TransferError:
         raise
     except StoreError as exc:  # e.g. two trials with one number: the database refused it
@@ -305,7 +392,7 @@ def _insert(conn: Connection, doc: Mapping[str, Any], name: str, label: str) -> 
     row["updated_at"] = row["updated_at"] if row["updated_at"] is not None else row["created_at"]
     row.update(name=name, environment_id=_env_id(envs, sw.get("environment"), "sweep"))
     sweep_id = int(conn.execute(insert(s.sweeps).values(row).returning(s.sweeps.c.id)).scalar())
-    n_trials = n_points = 0
+    n_trials = n_points = n_artifacts = 0
     trials = doc["trials"]
     for start in range(0, len(trials), _CHUNK):
         chunk = trials[start : start + _CHUNK]
@@ -338,6 +425,20 @@ def _insert(conn: Connection, doc: Mapping[str, Any], name: str, label: str) -> 
             conn.execute(insert(s.params), params)
         for at in range(0, len(points), _CHUNK * 10):
             conn.execute(insert(s.metrics), points[at : at + _CHUNK * 10])
+        logged = [
+            {
+                "trial_id": ids[r["number"]],
+                "name": str(a[0]),
+                "sha256": str(a[1]),
+                "size": int(a[2]),
+                "created_at": float(a[3]),
+            }
+            for r, t in zip(rows, chunk, strict=True)
+            for a in t.get("artifacts") or ()
+        ]
+        if logged:
+            conn.execute(insert(s.artifacts), logged)
+        n_artifacts += len(logged)
         n_trials += len(rows)
         n_points += len(points)
     events = [
@@ -369,7 +470,43 @@ def _insert(conn: Connection, doc: Mapping[str, Any], name: str, label: str) -> 
     )
     for at in range(0, len(events), _CHUNK * 10):
         conn.execute(insert(s.events), events[at : at + _CHUNK * 10])
-    return TransferSummary(name, sweep_id, n_trials, n_points, len(envs), new_envs)
+    return TransferSummary(name, sweep_id, n_trials, n_points, len(envs), new_envs, n_artifacts)
+
+
+def _decoded(data: Any, key: str, label: str) -> dict[str, bytes]:
+    """``{sha256: base64}`` of the file decoded, each content checked against its hash."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise TransferError(f"{label}: {key!r} is not a JSON object")
+    out: dict[str, bytes] = {}
+    for sha, text in data.items():
+        try:
+            content = base64.b64decode(str(text), validate=True)
+        except ValueError:
+            raise TransferError(f"{label}: {key}[{sha[:12]}...] is not base64") from None
+        if hashlib.sha256(content).hexdigest() != sha:
+            raise TransferError(
+                f"{label}: {key}[{sha[:12]}...] does not match its hash: the file was changed "
+                "after export; export it again"
+            )
+        out[sha] = content
+    return out
+
+
+def _write_files(store: Store, files: Mapping[str, bytes], label: str) -> int:
+    """Put artifact contents into the store's artifact folder; returns how many."""
+    if not files:
+        return 0
+    folder = ArtifactStore(store.artifact_root)
+    try:
+        for data in files.values():
+            folder.put_bytes(data)
+    except StoreError:
+        raise
+    except HPOError as exc:
+        raise TransferError(f"{label}: nothing imported: {exc}") from None
+    return len(files)
 
 
 def _environments(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trackers._artifacts import ArtifactRef
 from trackers._states import TrialState
 
 
@@ -28,16 +29,20 @@ class TrialTask:
     timeout: float | None = None  # seconds of wall time; None for no limit
     memory_limit: int | None = None  # bytes the trial may allocate; None for no limit
     checkpoint_dir: str | None = None  # kept across a trial's runs: promotions continue from it
+    artifact_dir: str | None = None  # the store's artifact folder; None: no store to record in
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """An intermediate report from a running trial (``hpo.report(step=..., **metrics)``)."""
+    """An intermediate report from a running trial (``hpo.report(step=..., **metrics)``), or
+    files it logged (``trial.log_artifact``: copied into the artifact folder already, so only
+    their names, hashes and sizes travel; ``metrics`` is empty then)."""
 
     number: int
     step: int | None
     metrics: Mapping[str, float]
     time: float  # unix seconds
+    artifacts: tuple[ArtifactRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

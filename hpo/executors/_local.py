@@ -30,6 +30,7 @@ import cloudpickle
 from hpo._errors import HPOError, ObjectiveError
 from hpo.executors._base import Event, Executor, Finished, Report, TrialTask
 from hpo.executors._worker import Tag, worker_main
+from trackers._artifacts import ArtifactRef
 from trackers._states import TrialState
 
 __all__ = ["LocalExecutor"]
@@ -216,7 +217,7 @@ class LocalExecutor(Executor):
         params = task.params if type(task.params) is dict else dict(task.params)
         # TrialTask's fields in order: the worker rebuilds it with TrialTask(*message)
         fields = (task.number, params, task.seed, task.budget, task.timeout, task.memory_limit)
-        data = pickle.dumps((*fields, task.checkpoint_dir), 5)
+        data = pickle.dumps((*fields, task.checkpoint_dir, task.artifact_dir), 5)
         worker = self._idle.pop()
         try:
             worker.conn.send_bytes(data)
@@ -284,7 +285,8 @@ class LocalExecutor(Executor):
                     )
                     self._free(worker)
                 elif tag == _REPORT:
-                    events.append(Report(message[1], message[2], message[3], message[4]))
+                    refs = tuple(ArtifactRef(*a) for a in message[5])
+                    events.append(Report(message[1], message[2], message[3], message[4], refs))
                 elif tag == _CHILD:
                     worker.child_pgid = message[1]
                 elif tag == _READY:

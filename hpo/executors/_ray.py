@@ -37,6 +37,7 @@ import ray.exceptions
 from hpo._errors import HPOError, ObjectiveError
 from hpo.executors._base import Event, Executor, Finished, Report, TrialTask
 from hpo.executors._ray_worker import Mailbox, TrialActor
+from trackers._artifacts import ArtifactRef
 from trackers._states import TrialState
 
 __all__ = ["RayExecutor", "ResourcesPerTrial"]
@@ -345,7 +346,7 @@ class RayExecutor(Executor):
         slot.task, slot.run_id = task, self._runs
         slot.ref = slot.actor.run.remote(
             slot.run_id, task.number, params, task.seed, task.budget, task.timeout,
-            task.checkpoint_dir,
+            task.checkpoint_dir, task.artifact_dir,
         )  # fmt: skip
         slot.deadline = None
         if task.timeout is not None and slot.ready:
@@ -459,7 +460,8 @@ class RayExecutor(Executor):
                     continue
                 while item is not None:
                     got[number] += 1
-                    events.append(Report(number, item[2], item[3], item[4]))
+                    refs = tuple(ArtifactRef(*a) for a in item[5])
+                    events.append(Report(number, item[2], item[3], item[4], refs))
                     item = early.pop((number, got[number]), None)
             if all(self._sent.get(f.number, 0) <= got.get(f.number, 0) for _, f in self._held):
                 return

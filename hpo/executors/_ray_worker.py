@@ -111,6 +111,7 @@ class TrialActor:
         budget: Any,
         timeout: Any,
         checkpoint_dir: str | None,
+        artifact_dir: str | None = None,
     ) -> Result:
         """Run one trial to its end; every outcome is a result, never an exception."""
         if self._broken is not None:
@@ -123,7 +124,8 @@ class TrialActor:
         def emit(report: Any) -> None:
             # the sequence number puts reports back in order: calls to the (async) mailbox
             # may run out of order
-            item = (report.number, len(puts), report.step, dict(report.metrics), report.time)
+            refs = tuple(tuple(a) for a in report.artifacts)
+            item = (report.number, len(puts), report.step, dict(report.metrics), report.time, refs)
             puts.append(put(item))
 
         with self._lock:
@@ -134,7 +136,13 @@ class TrialActor:
                 self._request_stop(number)
         try:
             task = self._task_type(
-                number, params, seed, budget, timeout, checkpoint_dir=checkpoint_dir
+                number,
+                params,
+                seed,
+                budget,
+                timeout,
+                checkpoint_dir=checkpoint_dir,
+                artifact_dir=artifact_dir,
             )
             # stop requests are accepted for this call only (stop()): one made already stays
             f = self._run_trial(self._objective, task, emit, clear_stop_first=False)

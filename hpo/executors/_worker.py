@@ -3,7 +3,8 @@
 The driver and a worker talk over one duplex pipe in small pickled tuples (protocol 5):
 
 - driver -> worker: a tuple of :class:`~hpo.executors._base.TrialTask`'s fields in order
-  (``number, params, seed, budget, timeout, memory_limit, checkpoint_dir``) for a trial; an
+  (``number, params, seed, budget, timeout, memory_limit, checkpoint_dir, artifact_dir``) for a
+  trial; an
   ``int``, the number of the running trial, to ask it to stop early; ``None`` to exit
 - worker -> driver: the tuples tagged by :class:`Tag` below
 
@@ -39,7 +40,7 @@ class Tag(enum.IntEnum):
     """First item of each message a worker sends."""
 
     READY = 0  # (READY,): the objective is loaded, tasks may come
-    REPORT = 1  # (REPORT, number, step, metrics, time)
+    REPORT = 1  # (REPORT, number, step, metrics, time, artifacts as tuples)
     DONE = 2  # (DONE, number, state value, started_at, ended_at, metrics, error, traceback)
     CHILD = 3  # (CHILD, pgid): a command child started in its own process group
     BROKEN = 4  # (BROKEN, reason, traceback): the objective could not be loaded here
@@ -154,7 +155,8 @@ def worker_main(conn: Connection, payload: bytes) -> None:
         return
 
     def emit(report: Report) -> None:
-        send((Tag.REPORT.value, report.number, report.step, report.metrics, report.time))
+        refs = tuple(tuple(a) for a in report.artifacts)  # plain tuples: no hpo class to unpickle
+        send((Tag.REPORT.value, report.number, report.step, report.metrics, report.time, refs))
 
     set_child_hook(lambda pgid: send((Tag.CHILD.value, pgid)))
     reader = _Reader(conn)

@@ -151,7 +151,7 @@ def test_show_lineage_json(db: str) -> None:
     assert page["trial"]["trial"] == "dirty:2"
     assert set(page) == {
         "trial", "timings", "params", "metrics", "code", "environment", "data", "env vars",
-        "packages", "command",
+        "packages", "command", "artifacts",
     }  # fmt: skip
 
 

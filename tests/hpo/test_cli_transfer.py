@@ -141,3 +141,50 @@ def test_bad_files_exit_2_with_one_line(swept: Path, tmp_path: Path) -> None:
     assert missing.returncode == 2 and "cannot read nowhere.json" in missing.stderr
     unknown = hpo("export", "nope", "--store", str(swept / "a.db"), cwd=tmp_path)
     assert unknown.returncode == 2 and "no sweep 'nope'" in unknown.stderr
+
+
+ART_OBJECTIVE = """\
+def train(x, trial):
+    path = trial.checkpoint_dir / "model.txt"
+    path.write_text("weights")
+    trial.log_artifact(path)
+    return x
+"""
+ART_CONFIG = """\
+name: arts
+objective: train.py:train
+metric: {name: loss, goal: minimize}
+strategy: random
+trials: 2
+seed: 1
+parameters:
+  x: {min: 0.0, max: 1.0}
+"""
+
+
+def test_export_and_import_carry_artifact_files(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(ART_OBJECTIVE)
+    (tmp_path / "sweep.yaml").write_text(ART_CONFIG)
+    run = hpo("sweep", "sweep.yaml", "--store", "a.db", "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    exp = hpo("export", "arts", "--store", "a.db", "-o", "arts.json", cwd=tmp_path)
+    assert exp.returncode == 0, exp.stderr
+    assert "2 artifacts (1 file)" in exp.stdout
+    lean = hpo("export", "arts", "--store", "a.db", "-o", "lean.json", "--no-artifacts",
+               cwd=tmp_path)  # fmt: skip
+    assert "2 artifacts (files left out)" in lean.stdout
+    assert json.loads((tmp_path / "lean.json").read_text())["artifact_files"] == {}
+
+    (tmp_path / "sub").mkdir()
+    imp = hpo("import", "arts.json", "--store", "sub/b.db", cwd=tmp_path)
+    assert imp.returncode == 0, imp.stderr
+    assert "2 artifacts (1 file" in imp.stdout
+    files = [p for p in (tmp_path / "sub" / "b-artifacts").rglob("*") if p.is_file()]
+    assert [p.read_text() for p in files] == ["weights"]
+    # the source folder gone, the imported sweep's artifacts are found in its own store's
+    (tmp_path / "a-artifacts").rename(tmp_path / "gone")
+    out = tmp_path / "out.txt"
+    copy = hpo("artifacts", "arts:1", "model.txt", "--to", str(out), "--store", "sub/b.db",
+               cwd=tmp_path)  # fmt: skip
+    assert copy.returncode == 0, copy.stderr
+    assert out.read_text() == "weights"

@@ -669,7 +669,12 @@ def _chatty(x: float, trial: hpo.Trial) -> float:
     return x
 
 
-def test_full_disk_is_a_store_error_and_keeps_what_was_committed(tmp_path: Path) -> None:
+def test_full_disk_is_a_store_error_and_keeps_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside any git tree: the page budget below must not depend on how dirty the
+    # developer's checkout is (its diff and untracked files are stored as blobs).
+    monkeypatch.chdir(tmp_path)
     db = tmp_path / "full.db"
     Store(db).close()  # the schema first, without the limit
     pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]

@@ -18,6 +18,7 @@ from trackers._environment import (
     capture_environment,
     diff_environments,
     environment_hash,
+    resolve_code,
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -65,9 +66,11 @@ def repo(tmp_path: Path) -> Path:
 
 
 def git_of(cwd: Path) -> dict:
+    """The snapshot's git section with the diff read back from its blob, as text."""
     snapshot = capture_environment(cwd=cwd, include_packages=False)
     assert "git_error" not in snapshot, snapshot.get("git_error")
-    return snapshot["git"]
+    assert "diff" not in snapshot["git"]  # only its hash is in the snapshot
+    return resolve_code(snapshot, snapshot.blobs.get)["git"]
 
 
 def test_clean_repo(repo: Path) -> None:
@@ -79,7 +82,7 @@ def test_clean_repo(repo: Path) -> None:
     assert info["dirty"] is False
     assert info["diff"] == ""
     assert info["diff_truncated"] is False
-    assert info["untracked"] == []
+    assert list(info["untracked"]) == []
 
 
 def test_subdirectory_reports_the_repository_root(repo: Path) -> None:
@@ -93,7 +96,7 @@ def test_modified_tracked_file(repo: Path) -> None:
     assert info["dirty"] is True
     assert "-old line" in info["diff"]
     assert "+new line" in info["diff"]
-    assert info["untracked"] == []
+    assert list(info["untracked"]) == []
 
 
 def test_staged_change_is_in_the_diff(repo: Path) -> None:
@@ -102,7 +105,7 @@ def test_staged_change_is_in_the_diff(repo: Path) -> None:
     info = git_of(repo)
     assert info["dirty"] is True
     assert "+staged" in info["diff"]
-    assert info["untracked"] == []
+    assert list(info["untracked"]) == []
 
 
 def test_untracked_file_is_listed(repo: Path) -> None:
@@ -111,14 +114,14 @@ def test_untracked_file_is_listed(repo: Path) -> None:
     (repo / "top.txt").write_text("y\n")
     info = git_of(repo)
     assert info["dirty"] is True
-    assert info["untracked"] == ["sub/new.py", "top.txt"]
+    assert list(info["untracked"]) == ["sub/new.py", "top.txt"]
     assert info["diff"] == ""
 
 
 def test_ignored_file_is_not_listed(repo: Path) -> None:
     (repo / "run.log").write_text("noise\n")
     info = git_of(repo)
-    assert info["untracked"] == []
+    assert list(info["untracked"]) == []
     assert info["dirty"] is False
 
 
@@ -127,7 +130,7 @@ def test_untracked_list_is_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -
     for i in range(5):
         (repo / f"u{i}.txt").write_text("u\n")
     info = git_of(repo)
-    assert info["untracked"] == ["u0.txt", "u1.txt", "u2.txt"]
+    assert list(info["untracked"]) == ["u0.txt", "u1.txt", "u2.txt"]
     assert info["untracked_truncated"] is True
 
 
@@ -149,7 +152,7 @@ def test_repo_without_commits(tmp_path: Path) -> None:
     assert info["commit"] is None
     assert info["branch"] == "trunk"
     assert info["dirty"] is True
-    assert info["untracked"] == ["loose.txt"]
+    assert list(info["untracked"]) == ["loose.txt"]
     assert "+staged" in info["diff"]
 
 
@@ -292,3 +295,47 @@ def test_diff_when_one_side_has_no_git(repo: Path) -> None:
     diff = diff_environments(a, b)
     assert diff["git"]["commit"] == (a["git"]["commit"], None)
     assert set(diff) == {"git"}
+
+
+def test_untracked_text_is_kept_by_hash_and_binary_or_large_files_are_named_only(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_environment, "UNTRACKED_FILE_CAP", 100)
+    monkeypatch.setattr(_environment, "UNTRACKED_TOTAL_CAP", 150)
+    (repo / "a_small.py").write_text("x = 1\n")
+    (repo / "b_blob.bin").write_bytes(b"\x00\x01\x02")
+    (repo / "c_large.py").write_text("#" * 101)
+    (repo / "d_fills.py").write_text("y" * 99)
+    (repo / "e_over_total.py").write_text("z" * 60)  # 6 + 99 + 60 > 150
+    snapshot = capture_environment(cwd=repo, include_packages=False)
+    info = snapshot["git"]
+    small = info["untracked"]["a_small.py"]
+    assert snapshot.blobs[small] == b"x = 1\n"
+    assert snapshot.blobs[info["untracked"]["d_fills.py"]] == b"y" * 99
+    assert {p for p, sha in info["untracked"].items() if sha is None} == {
+        "b_blob.bin",
+        "c_large.py",
+        "e_over_total.py",
+    }
+    skipped = info["untracked_skipped"]
+    assert skipped["b_blob.bin"] == "binary"
+    assert "larger than" in skipped["c_large.py"]
+    assert "truncated" in skipped["e_over_total.py"]
+
+
+def test_the_same_code_is_one_blob_in_the_store(repo: Path, tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from trackers import Store, _schema
+
+    (repo / "a.txt").write_text("changed\n")
+    (repo / "new.py").write_text("print(1)\n")
+    first = capture_environment(cwd=repo, include_packages=False)
+    second = capture_environment(cwd=repo, include_packages=False, argv=["other"])
+    assert first["git"] == second["git"] and first != second  # two snapshots, one code
+    with Store(tmp_path / "s.db") as st:
+        ids = {st.add_environment(first), st.add_environment(second)}
+        with st.session() as conn:
+            blobs = conn.execute(select(func.count()).select_from(_schema.blobs)).scalar()
+        assert st.get_blob(first["git"]["diff_sha256"]) == first.blobs[first["git"]["diff_sha256"]]
+    assert len(ids) == 2 and blobs == 2  # the diff and new.py, once each

@@ -30,7 +30,7 @@ def test_new_store_is_stamped_at_the_current_version(tmp_path: Path) -> None:
     assert meta(tmp_path / "hpo.db") == (str(SCHEMA_VERSION), f"{SCHEMA_VERSION:04d}", "wal")
 
 
-@pytest.mark.parametrize("version", sorted({1, 2, 3} | {SCHEMA_VERSION}))
+@pytest.mark.parametrize("version", sorted({1, 2, 3, 4} | {SCHEMA_VERSION}))
 def test_store_of_each_released_schema_opens_with_its_data(tmp_path: Path, version: int) -> None:
     """One real store file per released schema (tests/trackers/stores/): each is upgraded to
     the current schema, keeping every row. Add a file whenever SCHEMA_VERSION moves."""
@@ -117,3 +117,52 @@ def test_a_postgresql_store_of_schema_1_is_upgraded(store_url: str) -> None:
         )
         sweep = st.get_sweep(sid)
         assert (sweep.seed, sweep.metric) == (2**40, long_metric)
+
+
+def test_a_v3_store_gains_the_artifact_and_blob_tables_with_its_data_kept(
+    tmp_path: Path,
+) -> None:
+    from trackers import WriteBatch
+
+    path = tmp_path / "v3.db"
+    shutil.copy(STORES / "schema_v3.db", path)
+    with Store(path) as st:
+        sweep = st.get_sweep("v3-sweep")
+        before = st.trials(sweep.id)
+        assert all(st.artifacts(t.id) == [] for t in before)  # type: ignore[arg-type]
+        sha = st.put_blob(b"diff text")
+        assert st.get_blob(sha) == b"diff text"
+        assert st.get_blob("0" * 64) is None
+        # a new trial of the upgraded sweep records an artifact
+        batch = WriteBatch(sweep.id)
+        batch.trial_started(99, {"x": 0.5}, seed=1)
+        batch.artifact(99, "model.pt", "ab" * 32, 12, 1.0)
+        st.write(batch)
+        (record,) = st.artifacts(st.get_trial("v3-sweep:99").id)  # type: ignore[arg-type]
+        assert (record.name, record.sha256, record.size) == ("model.pt", "ab" * 32, 12)
+        assert [t.params for t in st.trials(sweep.id)][:12] == [t.params for t in before]
+    con = sqlite3.connect(path)
+    try:
+        indexes = {r[1] for r in con.execute("PRAGMA index_list('artifacts')")}
+    finally:
+        con.close()
+    assert "ix_artifacts_sha256" in indexes
+
+
+def test_the_v4_store_file_opens_as_is_with_its_artifacts_and_blobs(tmp_path: Path) -> None:
+    from trackers import resolve_code
+
+    path = tmp_path / "v4.db"
+    shutil.copy(STORES / "schema_v4.db", path)
+    with Store(path) as st:
+        sweep = st.get_sweep("v4-sweep")
+        trials = st.trials(sweep.id)
+        logged = {t.number: st.artifacts(t.id) for t in trials}  # type: ignore[arg-type]
+        completed = [t.number for t in trials if t.state is TrialState.COMPLETED]
+        assert sorted(n for n, a in logged.items() if a) == completed
+        assert all(a[0].name == "model.txt" for n, a in logged.items() if a)
+        env = st.get_environment(sweep.environment_id)  # type: ignore[arg-type]
+        git = resolve_code(env, st.get_blob)["git"]
+        assert "+x = 2" in git["diff"]
+        assert st.get_blob(env["git"]["untracked"]["helper.py"]) == b"print('untracked')\n"
+    assert meta(path)[:2] == ("4", "0004")

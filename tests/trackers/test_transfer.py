@@ -242,3 +242,114 @@ def test_a_dict_is_checked_like_a_file(tmp_path: Path) -> None:
         with pytest.raises(TransferError, match="'sweep' is missing"):
             import_sweep(b, {"format": "hpo-sweep", "version": 1, "trials": []})
         assert b.list_sweeps() == []
+
+
+# --- artifacts and code blobs --------------------------------------------------------------
+
+
+def saves_a_model(x: float, trial: Any) -> float:
+    (trial.checkpoint_dir / "model.txt").write_text("shared weights\n")
+    trial.log_artifact(trial.checkpoint_dir / "model.txt")
+    (trial.checkpoint_dir / "own.txt").write_text(f"trial {trial.number}\n")
+    trial.log_artifact(trial.checkpoint_dir / "own.txt")
+    return x
+
+
+@pytest.fixture(scope="module")
+def with_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store whose sweep ``arts`` ran in a dirty git tree (a diff, an untracked file) and
+    logged artifacts (one content shared by every trial)."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path_factory.mktemp("repo")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@e",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@e",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    (repo / "code.py").write_text("a = 1\n")
+    (repo / ".gitignore").write_text("*.db*\n*-artifacts/\n*-checkpoints/\n")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "c"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+    (repo / "code.py").write_text("a = 2\n")
+    (repo / "notes.py").write_text("untracked = True\n")
+    old = Path.cwd()
+    os.chdir(repo)  # the environment is captured from the working directory
+    try:
+        hpo.sweep(saves_a_model, {"x": {"min": 0.0, "max": 1.0}}, metric="x", trials=3,
+                  seed=1, store=repo / "a.db", name="arts")  # fmt: skip
+    finally:
+        os.chdir(old)
+    return repo / "a.db"
+
+
+def _artifacts_of(st: Store, name: str) -> dict[int, list[tuple[str, str, int]]]:
+    sweep = st.get_sweep(name)
+    return {
+        t.number: [(a.name, a.sha256, a.size) for a in st.artifacts(t.id)]  # type: ignore[arg-type]
+        for t in st.trials(sweep.id)
+    }
+
+
+def test_round_trip_carries_artifacts_and_code_blobs(
+    with_artifacts: Path, store_url: str, tmp_path: Path
+) -> None:
+    from trackers import resolve_code
+
+    file = tmp_path / "arts.hpo.json.gz"
+    with Store(with_artifacts) as a:
+        exported = export_sweep(a, "arts", file)
+        before = _artifacts_of(a, "arts")
+        env_a = resolve_code(a.get_environment(a.get_sweep("arts").environment_id), a.get_blob)  # type: ignore[arg-type]
+    assert exported.artifacts == 6 and exported.artifact_files == 4  # 1 shared + 3 own
+    assert exported.blobs == 2 and exported.missing_files == 0  # the diff and notes.py
+    target_folder = tmp_path / "b-artifacts"
+    with Store(store_url, artifacts=target_folder) as b:
+        done = import_sweep(b, file)
+        assert (done.artifacts, done.artifact_files, done.blobs) == (6, 4, 2)
+        assert _artifacts_of(b, done.name) == before
+        sweep = b.get_sweep(done.name)
+        env_b = resolve_code(b.get_environment(sweep.environment_id), b.get_blob)  # type: ignore[arg-type]
+        assert env_b["git"]["diff"] == env_a["git"]["diff"] and "+a = 2" in env_b["git"]["diff"]
+        notes = env_b["git"]["untracked"]["notes.py"]
+        assert b.get_blob(notes) == b"untracked = True\n"
+        for rows in before.values():
+            for _, sha, _ in rows:
+                path = b.locate_artifact(sweep.id, sha)
+                assert path is not None and path.startswith(str(target_folder))
+        # importing it again stores no second copy of anything
+        import_sweep(b, file, name="arts-again")
+    files = [p for p in target_folder.rglob("*") if p.is_file()]
+    assert len(files) == 4
+
+
+def test_export_without_artifact_files_keeps_the_records(with_artifacts: Path) -> None:
+    with Store(with_artifacts) as a:
+        doc = sweep_document(a, "arts", artifacts=False)
+    assert doc["artifact_files"] == {}
+    assert all(len(t["artifacts"]) == 2 for t in doc["trials"])
+    assert len(doc["blobs"]) == 2
+
+
+def test_a_changed_artifact_file_in_an_export_is_refused(
+    with_artifacts: Path, tmp_path: Path
+) -> None:
+    with Store(with_artifacts) as a:
+        doc = sweep_document(a, "arts")
+    sha = next(iter(doc["artifact_files"]))
+    doc["artifact_files"][sha] = "dGFtcGVyZWQ="  # base64 of "tampered"
+    with (
+        Store(tmp_path / "c.db") as c,
+        pytest.raises(TransferError, match="does not match its hash"),
+    ):
+        import_sweep(c, doc)
+    with Store(tmp_path / "c.db") as c:
+        assert c.list_sweeps() == []
