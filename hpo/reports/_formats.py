@@ -4,7 +4,10 @@ Markdown is for pasting into an issue or a pull request: every cell is escaped s
 pipe, a backtick or a tag in a name or an error shows literally and cannot break the table.
 CSV (the ``csv`` module's quoting) is for other tools: one row per trial, one column per
 parameter (``params.NAME``) and per final metric (``metrics.NAME``), as
-``SweepResult.to_dataframe()`` names them.
+``SweepResult.to_dataframe()`` names them. A text cell that a spreadsheet would run as a
+formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: OWASP's CSV
+injection list) gets a leading ``'``, so opening the file runs nothing; numbers are never
+changed.
 """
 
 from __future__ import annotations
@@ -96,7 +99,7 @@ def csv_table(trials: Sequence[TrialRecord]) -> str:
                 *(_num(t.metrics[m]) if m in t.metrics else "" for m in metrics),
                 _num(t.duration),
                 _num(t.started_at),
-                t.error or "",
+                _text(t.error or ""),
             ]
         )
     return buf.getvalue()
@@ -113,4 +116,14 @@ def _num(v: float | None) -> str:
 
 
 def _cell(v: Any) -> Any:
-    return _num(v) if isinstance(v, float) else v
+    if isinstance(v, float):
+        return _num(v)
+    return _text(v) if isinstance(v, str) else v
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(v: str) -> str:
+    """``v``, defused for spreadsheets: a cell that would start a formula is made literal."""
+    return "'" + v if v.startswith(_FORMULA_START) else v

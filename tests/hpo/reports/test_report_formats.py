@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from report_sweeps import DEMO_TRIALS, RecordedSweep, hpo_cli
@@ -134,3 +135,33 @@ def test_ls_keeps_its_two_formats(demo_sweep: RecordedSweep) -> None:
     run = hpo_cli("ls", "--store", str(demo_sweep.store), "--format", "csv")
     assert run.returncode == 2
     assert "'csv' is not one of 'table', 'json'" in run.stderr
+
+
+def test_csv_defuses_text_a_spreadsheet_would_run_as_a_formula(tmp_path: Path) -> None:
+    import hpo
+
+    payloads = ['=HYPERLINK("http://x")', "+1+1", "@SUM(A1)", "-2+3", "plain"]
+
+    def objective(tag: str) -> float:
+        if tag == "plain":
+            raise RuntimeError("=cmd|' /C calc'!A0")
+        return 0.5 - payloads.index(tag)  # negative values too: numbers stay numbers
+
+    store = tmp_path / "csv.db"
+    hpo.sweep(
+        objective,
+        {"tag": {"values": payloads}},
+        metric="loss",
+        strategy="grid",
+        store=str(store),
+        name="csv-inj",
+    )
+    run = hpo_cli("report", "csv-inj", "--store", str(store), "--format", "csv")
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(io.StringIO(run.stdout)))
+    tags = sorted(r["params.tag"] for r in rows)
+    assert tags == sorted("'" + p if p != "plain" else p for p in payloads)
+    failed = [r for r in rows if r["state"] == "failed"]
+    assert len(failed) == 1 and "=cmd|' /C calc'!A0" in failed[0]["error"]
+    values = sorted(float(r["value"]) for r in rows if r["value"])
+    assert values == [-3.5, -2.5, -1.5, -0.5]  # "-3.5" is a number: not prefixed
