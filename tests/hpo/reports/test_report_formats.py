@@ -164,4 +164,4 @@ def test_csv_defuses_text_a_spreadsheet_would_run_as_a_formula(tmp_path: Path) -
     failed = [r for r in rows if r["state"] == "failed"]
     assert len(failed) == 1 and "=cmd|' /C calc'!A0" in failed[0]["error"]
     values = sorted(float(r["value"]) for r in rows if r["value"])
-    assert values == [-3.5, -2.5, -1.5, -0.5]  # "-3.5" is a number: not prefixed
+    assert values == [-2.5, -1.5, -0.5, 0.5]  # "-2.5" is a number: not prefixed
