@@ -19,19 +19,14 @@ from trackers._environment import (
     resolve_code,
 )
 from trackers._errors import NotFoundError, StoreError
+from trackers._export import export_sweep, sweep_document
+from trackers._import import import_sweep, read_document
 from trackers._inputs import InputsError, hash_inputs
 from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecord
 from trackers._schema import SCHEMA_VERSION
 from trackers._states import EventKind, Goal, SweepState, TrialState
 from trackers._store import Store
-from trackers._transfer import (
-    TransferError,
-    TransferSummary,
-    export_sweep,
-    import_sweep,
-    read_document,
-    sweep_document,
-)
+from trackers._transfer import TransferError, TransferSummary
 
 __all__ = [
     "ARTIFACTS_ENV",
