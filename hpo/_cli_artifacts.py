@@ -90,6 +90,12 @@ def artifacts_command(
                     "pass --artifacts DIR naming the folder the sweep wrote to"
                 )
             target = Path(dest) if a.name == name else Path(dest, a.name[len(name) + 1 :])
+            if a.name != name and not target.resolve().is_relative_to(Path(dest).resolve()):
+                # names come from the store, which may come from someone else's export
+                raise ArtifactError(
+                    f"artifact {a.name!r} of trial {label} would be written outside {dest}: "
+                    "its name climbs out of the folder; copy it by its full name instead"
+                )
             ArtifactStore(os.path.dirname(os.path.dirname(where))).copy_out(a.sha256, target)
             out.print(f"{a.name} -> {target} ({_size(a.size)})")
     return 0

@@ -190,9 +190,12 @@ class ArtifactStore:
                 f"cannot log artifact {os.fspath(path)!r}: no such file or folder "
                 f"(looked in {source.absolute()}); log a file or folder that exists"
             )
-        if name is not None and (not name or name.startswith("/") or "\\" in name):
+        if name is not None and (
+            not name or name.startswith("/") or "\\" in name or ".." in name.split("/")
+        ):
             raise ArtifactError(
-                f"artifact name {name!r} must be a non-empty relative path with '/' separators"
+                f"artifact name {name!r} must be a non-empty relative path with '/' separators "
+                "and no '..' part"
             )
         if source.is_dir():
             base = (name or source.absolute().name).rstrip("/")

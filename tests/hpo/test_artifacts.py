@@ -292,11 +292,42 @@ def test_content_missing_from_the_folder_is_a_clear_error(
         (command_sweep / "away").rename(folder)
 
 
-def test_an_absolute_artifact_name_is_refused() -> None:
+@pytest.mark.parametrize("name", ["/abs", "../up", "a/../../up", "a\\b", ""])
+def test_a_name_that_is_not_a_plain_relative_path_is_refused(name: str) -> None:
     from trackers import ArtifactStore
 
     with pytest.raises(ArtifactError, match="relative path"):
-        ArtifactStore("/nonexistent").log(__file__, name="/abs")
+        ArtifactStore("/nonexistent").log(__file__, name=name)
+
+
+def test_copying_out_never_writes_outside_the_target_folder(
+    command_sweep: Path, tmp_path: Path
+) -> None:
+    """A store can come from someone else's export: a recorded name that climbs out of the
+    folder is refused, not followed."""
+    import time
+
+    from sqlalchemy import insert
+
+    from trackers import _schema
+
+    with Store(command_sweep / "hpo.db") as st:
+        t = st.get_trial("cmd:0")
+        (record,) = st.artifacts(t.id)  # type: ignore[arg-type]
+        with st.session(write=True) as conn:
+            conn.execute(
+                insert(_schema.artifacts).values(
+                    trial_id=t.id,
+                    name="pack/../../escaped.txt",
+                    sha256=record.sha256,
+                    size=record.size,
+                    created_at=time.time(),
+                )
+            )
+    run = cli("artifacts", "cmd:0", "pack", "--to", "out", "--store", "hpo.db", cwd=command_sweep)
+    assert run.returncode == 2
+    assert "would be written outside out" in run.stderr
+    assert not (command_sweep / "escaped.txt").exists()
 
 
 # --- code recorded as blobs, shown by lineage, compare, show --diff and hpo code ------------
