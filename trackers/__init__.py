@@ -16,10 +16,10 @@ from trackers._environment import (
     capture_environment,
     diff_environments,
     environment_hash,
-    resolve_code,
 )
 from trackers._errors import NotFoundError, StoreError
 from trackers._export import export_sweep, sweep_document
+from trackers._git import resolve_code
 from trackers._import import import_sweep, read_document
 from trackers._inputs import InputsError, hash_inputs
 from trackers._records import MetricPoint, SweepRecord, SweepSummary, TrialRecord

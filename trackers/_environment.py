@@ -27,22 +27,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from trackers._git import capture_git
 from trackers._inputs import hash_inputs
 
-GIT_TIMEOUT_S = 10.0
 GPU_TIMEOUT_S = 5.0
-DIFF_CAP_BYTES = 20 * 1024 * 1024
-UNTRACKED_CAP = 1000
-#: untracked files whose content is stored: text files up to this size each...
-UNTRACKED_FILE_CAP = 1024 * 1024
-#: ...and up to this much in all (the first files by path fill it)
-UNTRACKED_TOTAL_CAP = 20 * 1024 * 1024
-_BINARY_SNIFF = 8192
 
 
 class Snapshot(dict[str, Any]):
@@ -52,25 +44,6 @@ class Snapshot(dict[str, Any]):
     def __init__(self, *args: Any, blobs: dict[str, bytes] | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.blobs: dict[str, bytes] = dict(blobs or {})
-
-
-def resolve_code(
-    snapshot: Mapping[str, Any], get_blob: Callable[[str], bytes | None]
-) -> dict[str, Any]:
-    """A copy of ``snapshot`` whose ``git.diff`` is the diff's text, read through
-    ``get_blob`` when the snapshot names it by hash (``git.diff_missing`` is True when the
-    blob is not there). Old snapshots, with the diff inline, come back as they are."""
-    out = dict(snapshot)
-    git = snapshot.get("git")
-    if isinstance(git, Mapping) and "diff" not in git and "diff_sha256" in git:
-        git = dict(git)
-        sha = git.get("diff_sha256")
-        data = get_blob(sha) if sha else b""
-        git["diff"] = (data or b"").decode("utf-8", "replace")
-        if data is None:
-            git["diff_missing"] = True
-        out["git"] = git
-    return out
 
 
 # Keys whose values diff_environments compares structurally rather than as one pair.
@@ -129,7 +102,7 @@ def capture_environment(
     snapshot["gpus"], gpu_error = _gpus()
     if gpu_error is not None:
         snapshot["gpu_error"] = gpu_error
-    snapshot["git"], git_error = _git(where, snapshot.blobs)
+    snapshot["git"], git_error = capture_git(where, snapshot.blobs)
     if git_error is not None:
         snapshot["git_error"] = git_error
     snapshot["cuda"] = _cuda(snapshot["gpus"])
@@ -285,162 +258,3 @@ def _parse_gpus(csv_text: str) -> list[dict[str, Any]]:
         memory_mb = int(memory) if memory.isdigit() else None  # "[N/A]" on some devices
         gpus.append({"name": name, "memory_mb": memory_mb, "driver": driver})
     return gpus
-
-
-class _GitFailed(Exception):
-    pass
-
-
-def _git_env() -> dict[str, str]:
-    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
-    # These would point git at another repository than the one around cwd.
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(var, None)
-    return env
-
-
-def _run_git(
-    exe: str, root: Path, *args: str, ok: tuple[int, ...] = (0,), stdin: bytes | None = None
-) -> tuple[int, str, str]:
-    try:
-        done = subprocess.run(
-            [exe, "-C", str(root), *args],
-            input=stdin,
-            capture_output=True,
-            timeout=GIT_TIMEOUT_S,
-            env=_git_env(),
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise _GitFailed(f"git {args[0]}: {exc}") from exc
-    out = done.stdout.decode("utf-8", "replace")
-    err = done.stderr.decode("utf-8", "replace").strip()
-    if done.returncode not in ok:
-        raise _GitFailed(f"git {args[0]} exited {done.returncode}: {err}")
-    return done.returncode, out, err
-
-
-def _git(cwd: Path, blobs: dict[str, bytes]) -> tuple[dict[str, Any] | None, str | None]:
-    exe = shutil.which("git")
-    if exe is None:
-        return None, None
-    try:
-        code, out, err = _run_git(exe, cwd, "rev-parse", "--is-inside-work-tree", ok=(0, 128))
-        if code != 0 and "not a git repository" in err:
-            return None, None
-        if code != 0:  # e.g. "dubious ownership": a repository, but git will not read it
-            return None, f"git rev-parse exited {code}: {err}"
-        if out.strip() != "true":
-            return None, None  # inside .git or a bare repository: no work tree
-        _, out, _ = _run_git(exe, cwd, "rev-parse", "--show-toplevel")
-    except _GitFailed as exc:
-        return None, str(exc)
-    root = Path(out.strip())
-    info: dict[str, Any] = {"root": str(root)}
-    # Fill in field by field so that a late failure still leaves the commit on record.
-    try:
-        code, out, _ = _run_git(exe, root, "rev-parse", "--verify", "-q", "HEAD", ok=(0, 1))
-        info["commit"] = out.strip() if code == 0 else None  # None: no commits yet
-        code, out, _ = _run_git(exe, root, "symbolic-ref", "-q", "--short", "HEAD", ok=(0, 1))
-        info["branch"] = out.strip() if code == 0 else None  # None: detached HEAD
-        tracked_changed, untracked = _git_status(exe, root)
-        info["dirty"] = tracked_changed or bool(untracked)
-        listed = untracked[:UNTRACKED_CAP]
-        info["untracked"], skipped = _untracked_content(root, listed, blobs)
-        info["untracked_truncated"] = len(untracked) > UNTRACKED_CAP
-        if skipped:
-            info["untracked_skipped"] = skipped
-        diff, info["diff_truncated"] = _git_diff(exe, root, info["commit"])
-        info["diff_sha256"] = _blob(diff, blobs) if diff else None
-        info["diff_size"] = len(diff)
-    except _GitFailed as exc:
-        return info, str(exc)
-    return info, None
-
-
-def _blob(data: bytes, blobs: dict[str, bytes]) -> str:
-    sha = hashlib.sha256(data).hexdigest()
-    blobs[sha] = data
-    return sha
-
-
-def _untracked_content(
-    root: Path, paths: Sequence[str], blobs: dict[str, bytes]
-) -> tuple[dict[str, str | None], dict[str, str]]:
-    """``{path: sha256}`` of the untracked files, their text in ``blobs``; a file whose
-    content is not kept (binary, too large, over the total, unreadable) maps to None and is
-    named with the reason in the second dict."""
-    hashes: dict[str, str | None] = {}
-    skipped: dict[str, str] = {}
-    total = 0
-    for rel in paths:
-        hashes[rel] = None
-        full = root / rel
-        try:
-            size = full.stat().st_size
-            if not full.is_file():
-                skipped[rel] = "not a regular file"
-                continue
-            if size > UNTRACKED_FILE_CAP:
-                skipped[rel] = f"larger than {UNTRACKED_FILE_CAP // 1024} KiB"
-                continue
-            if total + size > UNTRACKED_TOTAL_CAP:
-                skipped[rel] = f"over the {UNTRACKED_TOTAL_CAP // 2**20} MiB total (truncated)"
-                continue
-            data = full.read_bytes()
-        except OSError as exc:
-            skipped[rel] = f"unreadable: {exc.strerror or exc}"
-            continue
-        if b"\0" in data[:_BINARY_SNIFF]:
-            skipped[rel] = "binary"
-            continue
-        total += len(data)
-        hashes[rel] = _blob(data, blobs)
-    return hashes, skipped
-
-
-def _git_status(exe: str, root: Path) -> tuple[bool, list[str]]:
-    _, out, _ = _run_git(exe, root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
-    tokens = iter(out.split("\0"))
-    tracked_changed, untracked = False, []
-    for token in tokens:
-        if not token:
-            continue
-        code, path = token[:2], token[3:]
-        if code == "??":
-            untracked.append(path)
-        else:
-            tracked_changed = True
-            if code[0] in "RC":
-                next(tokens, None)  # a rename's second entry is its source path
-    return tracked_changed, sorted(untracked)
-
-
-def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[bytes, bool]:
-    # Without a commit, diff against the empty tree so staged new files still show.
-    if commit is None:
-        _, out, _ = _run_git(exe, root, "hash-object", "-t", "tree", "--stdin", stdin=b"")
-        base = out.strip()
-    else:
-        base = "HEAD"
-    # The diff goes to a file, not a pipe, so a huge diff costs disk briefly, never memory.
-    with tempfile.TemporaryFile() as sink:
-        try:
-            done = subprocess.run(
-                [exe, "-C", str(root), "diff", "--no-color", "--no-ext-diff", base, "--"],
-                stdout=sink,
-                stderr=subprocess.PIPE,
-                timeout=GIT_TIMEOUT_S,
-                env=_git_env(),
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise _GitFailed(f"git diff: {exc}") from exc
-        if done.returncode != 0:
-            err = done.stderr.decode("utf-8", "replace").strip()
-            raise _GitFailed(f"git diff exited {done.returncode}: {err}")
-        sink.seek(0)
-        data = sink.read(DIFF_CAP_BYTES + 1)
-    truncated = len(data) > DIFF_CAP_BYTES
-    # Bytes as git wrote them: a blob keeps a non-UTF-8 diff exact.
-    return data[:DIFF_CAP_BYTES], truncated

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from trackers import _environment
+from trackers import _git
 from trackers._environment import (
     _parse_gpus,
     capture_environment,
     diff_environments,
     environment_hash,
-    resolve_code,
 )
+from trackers._git import resolve_code
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -126,7 +126,7 @@ def test_ignored_file_is_not_listed(repo: Path) -> None:
 
 
 def test_untracked_list_is_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_environment, "UNTRACKED_CAP", 3)
+    monkeypatch.setattr(_git, "UNTRACKED_CAP", 3)
     for i in range(5):
         (repo / f"u{i}.txt").write_text("u\n")
     info = git_of(repo)
@@ -135,7 +135,7 @@ def test_untracked_list_is_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_diff_is_capped(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_environment, "DIFF_CAP_BYTES", 100)
+    monkeypatch.setattr(_git, "DIFF_CAP_BYTES", 100)
     (repo / "a.txt").write_text("".join(f"line {i}\n" for i in range(200)))
     info = git_of(repo)
     assert info["diff_truncated"] is True
@@ -300,8 +300,8 @@ def test_diff_when_one_side_has_no_git(repo: Path) -> None:
 def test_untracked_text_is_kept_by_hash_and_binary_or_large_files_are_named_only(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_environment, "UNTRACKED_FILE_CAP", 100)
-    monkeypatch.setattr(_environment, "UNTRACKED_TOTAL_CAP", 150)
+    monkeypatch.setattr(_git, "UNTRACKED_FILE_CAP", 100)
+    monkeypatch.setattr(_git, "UNTRACKED_TOTAL_CAP", 150)
     (repo / "a_small.py").write_text("x = 1\n")
     (repo / "b_blob.bin").write_bytes(b"\x00\x01\x02")
     (repo / "c_large.py").write_text("#" * 101)
