@@ -75,6 +75,13 @@ def ray_dispatch(
         runs = int(counter.read_text()) + 1 if counter.exists() else 1
         counter.write_text(str(runs))
         return float(runs)
+    if mode == "artifact":
+        # writes a file in its own process and logs it
+        assert trial is not None
+        made = Path(path) / f"made-by-{os.getpid()}.txt"
+        made.write_text(f"x={x}")
+        trial.log_artifact(made, name="out.txt")
+        return {"loss": x, "pid": float(os.getpid())}
     if mode == "resources":
         assigned = ray.get_runtime_context().get_assigned_resources()
         return {"loss": 0.0, **{k: float(v) for k, v in assigned.items()}}
@@ -291,6 +298,23 @@ def test_checkpoint_dir_reaches_the_actor(shared: RayExecutor, tmp_path: Path) -
     runs = [run_until_finished(shared, t)[1].metrics for _ in range(2)]  # e.g. a promotion
     assert runs == [{"loss": 1.0}, {"loss": 2.0}]
     assert (ckpt / "runs").read_text() == "2"
+
+
+def test_artifacts_are_copied_by_the_actor_and_recorded_by_the_driver(
+    shared: RayExecutor, tmp_path: Path
+) -> None:
+    folder = tmp_path / "artifacts"
+    t = TrialTask(
+        next(_numbers), {"mode": "artifact", "x": 0.25, "path": str(tmp_path)}, seed=0,
+        artifact_dir=str(folder),
+    )  # fmt: skip
+    reports, done = run_until_finished(shared, t)
+    assert done.state is TrialState.COMPLETED
+    assert done.metrics["pid"] != os.getpid()  # logged in another process
+    refs = [ref for r in reports for ref in r.artifacts]
+    assert [(ref.name, ref.size) for ref in refs] == [("out.txt", len("x=0.25"))]
+    stored = folder / refs[0].sha256[:2] / refs[0].sha256
+    assert stored.read_text() == "x=0.25"
 
 
 # -- dead workers, timeouts, retries -------------------------------------------------------------
