@@ -1,4 +1,5 @@
-"""Time and size of ``hpo report`` (HTML, CSV, Markdown) on a large sweep.
+"""Time and size of ``hpo report`` (HTML, CSV, Markdown) and of ``hpo export`` / ``hpo import``
+on a large sweep.
 
 Writes a synthetic sweep straight into a SQLite store (no objective runs: rows as the engine
 writes them, in batches), with a float on a log scale, an int, a categorical, a conditional
@@ -6,7 +7,7 @@ float, a few failed trials and a step series per trial, then times the report co
 user runs them (a fresh process each).
 
     python benchmarks/report_scale.py                      # 100,000 trials, 10 steps each
-    python benchmarks/report_scale.py --trials 2000 --keep /tmp/report-2k
+    python benchmarks/report_scale.py --trials 10000 --keep /tmp/report-10k
 """
 
 from __future__ import annotations
@@ -121,6 +122,14 @@ def main() -> None:
         ("json (all trials)", ["--format", "json"], None),
     ]:
         seconds, size = timed(base + extra, out)
+        print(f"{label:18s} {seconds:6.1f} s  {size / 2**20:7.2f} MiB")
+    exported, target = where / "big.hpo.json.gz", where / "imported.db"
+    target.unlink(missing_ok=True)
+    for label, cmd, out in [
+        ("export (gzip)", ["export", "big", "--store", str(db), "-o", str(exported)], exported),
+        ("import", ["import", str(exported), "--store", str(target)], target),
+    ]:
+        seconds, size = timed(cmd, out)
         print(f"{label:18s} {seconds:6.1f} s  {size / 2**20:7.2f} MiB")
     print(f"report: {html}")
 
