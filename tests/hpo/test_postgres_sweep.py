@@ -85,3 +85,60 @@ def test_sweep_ls_report_on_postgres(pg_database: str, tmp_path: Path) -> None:
 
     table = hpo("ls", "--store", pg_database, cwd=tmp_path)
     assert table.returncode == 0 and "pg-bowl" in table.stdout
+
+
+ARTIFACT_OBJECTIVE = """\
+from pathlib import Path
+
+import hpo
+
+
+def fit(x: float, trial: hpo.Trial) -> float:
+    out = Path(f"model-{trial.number}.txt")
+    out.write_text("same bytes" if x < 0 else f"x={x}")
+    trial.log_artifact(out, name="model.txt")
+    return x * x
+"""
+
+
+def test_artifacts_of_a_postgres_sweep_go_to_the_users_data_folder(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """A server store has no file to sit beside: artifacts go to $XDG_DATA_HOME/hpo/artifacts
+    by default, the records to the server, and `hpo artifacts` finds them there."""
+    (tmp_path / "art_objective.py").write_text(ARTIFACT_OBJECTIVE)
+    (tmp_path / "sweep.yaml").write_text(
+        "name: pg-art\nobjective: art_objective:fit\nmetric: {name: loss, goal: minimize}\n"
+        "parameters:\n  x: {values: [-2.0, -1.0, 0.5, 1.5]}\nstrategy: grid\n"
+        "workers: 2\nexecutor: local\n"
+    )
+    data = tmp_path / "xdg"
+    env = {**os.environ, "XDG_DATA_HOME": str(data), "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("HPO_STORE", None)
+    env.pop("HPO_ARTIFACTS", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--store", pg_database,
+         "--no-progress"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+
+    from trackers import Store, TrialState
+
+    folder = data / "hpo" / "artifacts"
+    with Store(pg_database) as st:
+        sweep = st.get_sweep("pg-art")
+        trials = st.trials(sweep.id, states=[TrialState.COMPLETED])
+        records = [a for t in trials for a in st.artifacts(t.id)]  # type: ignore[arg-type]
+    assert len(trials) == 4 and sorted(a.name for a in records) == ["model.txt"] * 4
+    # two trials wrote the same bytes: three distinct contents, three files
+    assert len({a.sha256 for a in records}) == 3
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted(
+        {a.sha256 for a in records}
+    )
+    listing = subprocess.run(
+        [sys.executable, "-m", "hpo.cli", "artifacts", "pg-art:2", "--store", pg_database],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+    )  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    assert "model.txt" in listing.stdout and str(folder) in listing.stdout.replace("\n", "")
