@@ -184,12 +184,19 @@ def _decode(name: str, value: object) -> float:
     )
 
 
-def parse_report(line: str) -> tuple[int | None, dict[str, float]]:
-    """Parse one protocol line into ``(step, metrics)``; raise ``ValueError`` if malformed."""
+def _load(line: str) -> Any:
     try:
-        obj = json.loads(line)
+        return json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg})") from None
+
+
+def parse_report(line: str) -> tuple[int | None, dict[str, float]]:
+    """Parse one protocol line into ``(step, metrics)``; raise ``ValueError`` if malformed."""
+    return _report(_load(line))
+
+
+def _report(obj: Any) -> tuple[int | None, dict[str, float]]:
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     step = obj.pop("step", None)
@@ -204,10 +211,7 @@ def parse_report(line: str) -> tuple[int | None, dict[str, float]]:
 def parse_line(line: str) -> tuple[int | None, dict[str, float], ArtifactLine | None]:
     """Parse one line of the report file: ``(step, metrics, None)`` for a report,
     ``(None, {}, ArtifactLine)`` for an artifact line; ``ValueError`` if malformed."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    obj = _load(line)  # once: a command may write many lines a second
     if isinstance(obj, dict) and isinstance(obj.get("artifact"), str):
         name = obj.get("name")
         extra = sorted(set(obj) - {"artifact", "name"})
@@ -221,7 +225,7 @@ def parse_line(line: str) -> tuple[int | None, dict[str, float], ArtifactLine | 
         if not obj["artifact"]:
             raise ValueError("'artifact' must name a file or folder, not an empty string")
         return None, {}, ArtifactLine(obj["artifact"], name)
-    step, metrics = parse_report(line)
+    step, metrics = _report(obj)
     return step, metrics, None
 
 
