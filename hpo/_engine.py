@@ -285,10 +285,9 @@ class Engine:
 
     def _reported(self, event: Report) -> None:
         if self._batch is not None:
-            for name, value in event.metrics.items():
-                self._batch.metric(event.number, name, event.step, value, event.time)
-            for ref in event.artifacts:  # recorded as they come: a failed trial keeps them
-                self._batch.artifact(event.number, ref.name, ref.sha256, ref.size, event.time)
+            self._batch.reported(
+                event.number, event.step, event.metrics, event.artifacts, event.time
+            )
         value = event.metrics.get(self.plan.metric)
         if value is None or event.number not in self._live:
             return
@@ -313,12 +312,12 @@ class Engine:
         task, rerun_of = live.task, live.rerun_of
         step, last_value = self._last.pop(event.number, (None, None))
         state, error = event.state, event.error
-        value = event.metrics.get(plan.metric) if state is TrialState.COMPLETED else None
+        value = event.value(plan.metric)
         stop_reason = self._stops.pop(event.number, None)
         if stop_reason is not None and state in (TrialState.COMPLETED, TrialState.PRUNED):
             # asked to stop: pruned where it stopped, whether it noticed or ran to its end
             state, error = TrialState.PRUNED, f"stopped at step {step}: {stop_reason}"
-            if value is None or not math.isfinite(value):
+            if value is None:
                 value = last_value
         elif (
             self._mf

@@ -11,7 +11,6 @@ caller can show the differences and ask before anything runs.
 from __future__ import annotations
 
 import enum
-import math
 import re
 import socket
 import sys
@@ -178,10 +177,7 @@ def run_reproduction(
     metric = repro.sweep.metric
 
     def record_report(event: Report) -> None:
-        for name, value in event.metrics.items():
-            batch.metric(number, name, event.step, value, event.time)
-        for ref in event.artifacts:
-            batch.artifact(number, ref.name, ref.sha256, ref.size, event.time)
+        batch.reported(number, event.step, event.metrics, event.artifacts, event.time)
 
     # A checkpoint folder of its own: a reproduction starts from scratch, not from the
     # original's saved state.
@@ -198,9 +194,7 @@ def run_reproduction(
         )
         finished = _run_once(repro.objective, task, executor, record_report, started)
     state = finished.state
-    value = finished.metrics.get(metric) if state is TrialState.COMPLETED else None
-    if value is not None and not math.isfinite(value):
-        value = None
+    value = finished.value(metric)
     batch.trial_finished(
         number,
         state,

@@ -9,11 +9,12 @@ a finished trial is durable as soon as its turn commits.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from trackers import _codec
+from trackers._artifacts import ArtifactRef
 from trackers._states import EventKind, TrialState
 
 
@@ -152,6 +153,21 @@ class WriteBatch:
 
     def metric(self, number: int, name: str, step: int | None, value: float, at: float) -> None:
         self.metrics.append((number, name, step, value, at))
+
+    def reported(
+        self,
+        number: int,
+        step: int | None,
+        metrics: Mapping[str, float],
+        artifacts: Iterable[ArtifactRef],
+        at: float,
+    ) -> None:
+        """A running trial's report: its metrics at ``step`` and the files it logged, recorded
+        as they come (a trial that fails later keeps them)."""
+        for name, value in metrics.items():
+            self.metric(number, name, step, value, at)
+        for ref in artifacts:
+            self.artifact(number, ref.name, ref.sha256, ref.size, at)
 
     def artifact(self, number: int, name: str, sha256: str, size: int, at: float) -> None:
         """Trial ``number`` logged content ``sha256`` under ``name`` (replacing an earlier

@@ -9,6 +9,7 @@ a ``Finished`` with a failed state and the reason; it never raises out of ``poll
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ class Finished:
     metrics: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+
+    def value(self, metric: str) -> float | None:
+        """``metric``'s final value when the trial completed with it finite, else None."""
+        value = self.metrics.get(metric) if self.state is TrialState.COMPLETED else None
+        return value if value is not None and math.isfinite(value) else None
 
 
 Event = Report | Finished
