@@ -4,7 +4,6 @@ diff and untracked files recorded with a trial, written out)."""
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,11 @@ from hpo.reports._tables import dumps
 from trackers import (
     ArtifactError,
     ArtifactRecord,
-    ArtifactStore,
     NotFoundError,
     Store,
     resolve_code,
 )
+from trackers._artifacts import locate
 
 #: The name `hpo code --to` gives the recorded diff inside the folder.
 DIFF_FILE = "hpo-dirty.diff"
@@ -71,22 +70,23 @@ def artifacts_command(
         t = st.get_trial(trial)
         label = f"{st.get_sweep(t.sweep_id).name}:{t.number}"  # type: ignore[arg-type]
         records = st.artifacts(t.id)  # type: ignore[arg-type]
+        roots = st.artifact_roots(t.sweep_id)  # type: ignore[arg-type]
         if name is None:
             if dest is not None:
                 raise click.UsageError("--to needs the NAME of the artifact to copy")
-            located = {a.sha256: st.locate_artifact(t.sweep_id, a.sha256) for a in records}  # type: ignore[arg-type]
+            located = {a.sha256: _path(roots, a.sha256) for a in records}
             _print_list(label, records, located, OutputFormat(fmt))
             return 0
         chosen = _matching(records, name, label)
         if dest is None:
             raise click.UsageError(f"give --to PATH to copy artifact {name!r} out")
         for a in chosen:
-            where = st.locate_artifact(t.sweep_id, a.sha256)  # type: ignore[arg-type]
-            if where is None:
-                roots = ", ".join(st.artifact_roots(t.sweep_id))  # type: ignore[arg-type]
+            found = locate(roots, a.sha256)
+            if found is None:
                 raise ArtifactError(
                     f"artifact {a.name!r} of trial {label} (sha256 {a.sha256[:12]}...) is "
-                    f"recorded, but its content is in none of the artifact folders {roots}: "
+                    f"recorded, but its content is in none of the artifact folders "
+                    f"{', '.join(roots)}: "
                     "pass --artifacts DIR naming the folder the sweep wrote to"
                 )
             target = Path(dest) if a.name == name else Path(dest, a.name[len(name) + 1 :])
@@ -96,9 +96,14 @@ def artifacts_command(
                     f"artifact {a.name!r} of trial {label} would be written outside {dest}: "
                     "its name climbs out of the folder; copy it by its full name instead"
                 )
-            ArtifactStore(os.path.dirname(os.path.dirname(where))).copy_out(a.sha256, target)
+            found.copy_out(a.sha256, target)
             out.print(f"{a.name} -> {target} ({_size(a.size)})")
     return 0
+
+
+def _path(roots: list[str], sha256: str) -> str | None:
+    found = locate(roots, sha256)
+    return None if found is None else str(found.path_of(sha256))
 
 
 def _matching(records: list[ArtifactRecord], name: str, label: str) -> list[ArtifactRecord]:

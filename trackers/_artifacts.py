@@ -21,7 +21,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -36,6 +36,7 @@ __all__ = [
     "ArtifactStore",
     "default_artifact_root",
     "hash_file",
+    "locate",
 ]
 
 #: Overrides the default artifact folder (a config's ``artifacts`` key wins over it).
@@ -204,6 +205,16 @@ class ArtifactStore:
                 for rel, file in sorted(_walk(source))
             ]
         return [ArtifactRef(name or source.name, *self.put_file(source))]
+
+
+def locate(roots: Iterable[str], sha256: str) -> ArtifactStore | None:
+    """The first of the folders ``roots`` that holds content ``sha256``, or None. Content is
+    found by its hash, so any folder that holds it holds the right bytes."""
+    for root in roots:
+        found = ArtifactStore(root)
+        if found.has(sha256):
+            return found
+    return None
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, Path]]:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from trackers import _codec
 from trackers import _schema as s
+from trackers._artifacts import locate
 from trackers._store import Store
 from trackers._transfer import (
     _SWEEP_COLUMNS,
@@ -161,13 +162,13 @@ def _write(store: Store, ref: int | str, out: IO[str], counts: dict[str, int]) -
     n_files = missing = 0
     contents = sorted({a[1] for rows in logged.values() for a in rows})
     if counts.get("artifacts", 1):
+        roots = store.artifact_roots(sweep.id)  # once: it reads the sweep's events
         for sha in contents:
-            where = store.locate_artifact(sweep.id, sha)
-            if where is None:
+            found = locate(roots, sha)
+            if found is None:
                 missing += 1
                 continue
-            with open(where, "rb") as f:
-                data = f.read()
+            data = found.path_of(sha).read_bytes()
             out.write(("\n" if n_files == 0 else ",\n") + _blob_item(sha, data))
             n_files += 1
     out.write("}}\n")

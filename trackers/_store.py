@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from trackers import _codec
 from trackers import _schema as s
-from trackers._artifacts import ArtifactStore, default_artifact_root
+from trackers._artifacts import ArtifactStore, default_artifact_root, locate
 from trackers._batch import WriteBatch
 from trackers._connect import WRITE_OPTION, make_engine, resolve_url
 from trackers._drivers import driver_alive, this_driver
@@ -120,12 +120,10 @@ class Store(StoreReads):
 
     def locate_artifact(self, sweep_id: int, sha256: str) -> str | None:
         """The file holding content ``sha256`` of one of the sweep's artifacts, or None when
-        no folder of :meth:`artifact_roots` has it."""
-        for root in self.artifact_roots(sweep_id):
-            path = ArtifactStore(root).path_of(sha256)
-            if path.is_file():
-                return str(path)
-        return None
+        no folder of :meth:`artifact_roots` has it. For many artifacts, take the roots once
+        and :func:`trackers._artifacts.locate` each."""
+        found = locate(self.artifact_roots(sweep_id), sha256)
+        return None if found is None else str(found.path_of(sha256))
 
     def close(self) -> None:
         self._engine.dispose()
