@@ -35,7 +35,6 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "default_artifact_root",
-    "hash_file",
     "locate",
 ]
 
@@ -80,17 +79,6 @@ def default_artifact_root(database_file: str | None) -> str:
         return os.path.join(os.path.dirname(database_file), f"{stem}-artifacts")
     data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local/share")
     return os.path.join(data, "hpo", "artifacts")
-
-
-def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """``(sha256 hex, size)`` of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class ArtifactStore:
@@ -153,13 +141,6 @@ class ArtifactStore:
     def put_bytes(self, data: bytes) -> str:
         """Store ``data``; returns its sha256."""
         return self.put_stream(io.BytesIO(data))[0]
-
-    def read_bytes(self, sha256: str) -> bytes:
-        path = self.path_of(sha256)
-        try:
-            return path.read_bytes()
-        except OSError:
-            raise ArtifactError(self._missing(sha256)) from None
 
     def copy_out(self, sha256: str, dest: str | os.PathLike[str]) -> None:
         """Write the content with this hash to ``dest`` (its folder is created)."""

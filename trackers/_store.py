@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from trackers import _codec
 from trackers import _schema as s
-from trackers._artifacts import ArtifactStore, default_artifact_root, locate
+from trackers._artifacts import default_artifact_root, locate
 from trackers._batch import WriteBatch
 from trackers._connect import WRITE_OPTION, make_engine, resolve_url
 from trackers._drivers import driver_alive, this_driver
@@ -98,15 +98,6 @@ class Store(StoreReads):
         (``$HPO_ARTIFACTS``, else ``<stem>-artifacts/`` beside a SQLite file, else the user's
         data folder)."""
         return self._artifacts or default_artifact_root(self._file)
-
-    @property
-    def artifact_root_given(self) -> bool:
-        """True when the folder was chosen when opening the store (not a default)."""
-        return self._artifacts is not None
-
-    def artifact_store(self, root: str | None = None) -> ArtifactStore:
-        """The content-addressed folder at ``root`` (default :attr:`artifact_root`)."""
-        return ArtifactStore(root or self.artifact_root)
 
     def artifact_roots(self, sweep_id: int) -> list[str]:
         """Where a sweep's artifact files may be, in the order they are looked for: the
