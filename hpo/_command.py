@@ -396,7 +396,15 @@ class _Run:
         for line in lines:
             if line.artifact is not None:  # copied in here; the driver records it
                 path, name = line.artifact
-                self.emit(artifact_report(self.task, path, name, base=self.objective.cwd))
+                self.emit(
+                    artifact_report(
+                        self.task.number,
+                        self.task.artifact_dir,
+                        path,
+                        name,
+                        base=self.objective.cwd,
+                    )
+                )
                 continue
             self.latest.update(line.metrics)
             self.emit(Report(self.task.number, line.step, line.metrics, time.time()))

@@ -52,24 +52,26 @@ _stop_requests: set[int] = set()
 
 
 def artifact_report(
-    task: TrialTask,
+    number: int,
+    artifact_dir: str | None,
     path: str | os.PathLike[str],
     name: str | None = None,
     *,
     base: str | os.PathLike[str] | None = None,
 ) -> Report:
-    """Copy ``path`` (a file or folder; relative to ``base`` if given) into the task's artifact
-    folder and return the report that carries its records to the driver. Raises
-    :class:`~trackers.ArtifactError` for a missing path or a sweep without a store."""
-    if task.artifact_dir is None:
+    """Copy ``path`` (a file or folder; relative to ``base`` if given) into ``artifact_dir``
+    and return the report that carries trial ``number``'s records to the driver. Raises
+    :class:`~trackers.ArtifactError` for a missing path or a sweep without a store
+    (``artifact_dir`` None)."""
+    if artifact_dir is None:
         raise ArtifactError(
-            f"trial {task.number} cannot log artifact {os.fspath(path)!r}: the sweep runs "
+            f"trial {number} cannot log artifact {os.fspath(path)!r}: the sweep runs "
             "without a store (track=False), so there is nowhere to record it; run the sweep "
             "with a store, or skip log_artifact when hpo.current_trial() is None"
         )
     source = Path(base, path) if base is not None else Path(path)
-    refs = ArtifactStore(task.artifact_dir).log(source, name)
-    return Report(task.number, None, {}, time.time(), tuple(refs))
+    refs = ArtifactStore(artifact_dir).log(source, name)
+    return Report(number, None, {}, time.time(), tuple(refs))
 
 
 def request_stop(number: int) -> None:
@@ -187,10 +189,7 @@ class Trial:
 
         Raises :class:`~hpo.ArtifactError` when ``path`` does not exist (failing the trial
         unless caught) or the sweep has no store."""
-        task = TrialTask(
-            self._number, self._params, self._seed, self._budget, artifact_dir=self._artifact_dir
-        )
-        report = artifact_report(task, path, name)
+        report = artifact_report(self._number, self._artifact_dir, path, name)
         if self._emit is not None:
             self._emit(report)
         return list(report.artifacts)
