@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import run_hpo as cli
 
 import hpo
 from trackers import ArtifactError, Store, TrialState
@@ -187,19 +188,6 @@ workers: {workers}
 parameters:
   x: {{min: 0.0, max: 1.0}}
 """
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
-    env.pop("HPO_ARTIFACTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "hpo.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,21 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import run_hpo as hpo
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-
-
-def hpo(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "hpo.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        env=env,
-        timeout=timeout,
-    )
 
 
 def test_quadratic_example_end_to_end(tmp_path: Path) -> None:

@@ -7,28 +7,17 @@ tracked file). One trial of the second sweep is then pointed at a recorded snaps
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import run_in_process as cli
 from sqlalchemy import update
 from test_lineage import git, run_sweeps
 
-from hpo.cli import main
 from trackers import Store
 from trackers import _schema as schema
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the ``hpo`` command in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as done:
-        main(list(args))
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

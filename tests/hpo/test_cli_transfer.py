@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import run_hpo as hpo
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVE = """\
@@ -36,19 +34,6 @@ parameters:
   layers: {values: [1, 2, 3]}
   dropout: {min: 0.0, max: 0.5, when: {layers: [2, 3]}}
 """
-
-
-def hpo(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "hpo.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import contextlib
 import copy
 import json
 import math
-import os
 import socket
 import sqlite3
 import subprocess
@@ -28,6 +27,8 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_runner import cli_env
+from cli_runner import run_hpo as hpo_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
@@ -452,24 +453,6 @@ CLI_CASES: dict[str, tuple[str, str]] = {
     ),
     "inline-workers": (VALID_YAML.replace("workers: 1", "workers: 3"), "inline executor"),
 }
-
-
-def cli_env() -> dict[str, str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("HPO_STORE", None)  # the store comes from --store or ./hpo.db only
-    env.pop("HPO_DEBUG", None)  # which would let internal errors raise with a traceback
-    return env
-
-
-def hpo_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hpo.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=cli_env(),
-        timeout=120,
-    )
 
 
 def assert_clear_error(run: subprocess.CompletedProcess[str], *fragments: str) -> str:

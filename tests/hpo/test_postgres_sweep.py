@@ -4,11 +4,10 @@ server (the session's cluster from tests/conftest.py, a fresh database for this 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from cli_runner import run_hpo as hpo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,19 +37,6 @@ workers: 2
 executor: local
 seed: 11
 """
-
-
-def hpo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("HPO_STORE", None)  # the store must come from --store only
-    return subprocess.run(
-        [sys.executable, "-m", "hpo.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_sweep_ls_report_on_postgres(pg_database: str, tmp_path: Path) -> None:
@@ -113,14 +99,8 @@ def test_artifacts_of_a_postgres_sweep_go_to_the_users_data_folder(
         "workers: 2\nexecutor: local\n"
     )
     data = tmp_path / "xdg"
-    env = {**os.environ, "XDG_DATA_HOME": str(data), "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("HPO_STORE", None)
-    env.pop("HPO_ARTIFACTS", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "hpo.cli", "sweep", "sweep.yaml", "--store", pg_database,
-         "--no-progress"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
-    )  # fmt: skip
+    env = {"XDG_DATA_HOME": str(data)}
+    run = hpo("sweep", "sweep.yaml", "--store", pg_database, "--no-progress", cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
 
     from trackers import Store, TrialState
@@ -136,9 +116,6 @@ def test_artifacts_of_a_postgres_sweep_go_to_the_users_data_folder(
     assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == sorted(
         {a.sha256 for a in records}
     )
-    listing = subprocess.run(
-        [sys.executable, "-m", "hpo.cli", "artifacts", "pg-art:2", "--store", pg_database],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
-    )  # fmt: skip
+    listing = hpo("artifacts", "pg-art:2", "--store", pg_database, cwd=tmp_path, env=env)
     assert listing.returncode == 0, listing.stderr
     assert "model.txt" in listing.stdout and str(folder) in listing.stdout.replace("\n", "")

@@ -9,7 +9,6 @@ the ``hpo`` command (it has tags), one from Python.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import re
@@ -17,17 +16,16 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import run_in_process as cli
 
 import hpo
 from hpo._errors import HPOError, QueryError
 from hpo._query_ast import And, Compare, ListValue, Lit, Literal, Name, Not, Op, Or, Truthy
 from hpo._query_parse import MAX_DEPTH, parse, parse_sort
-from hpo.cli import main
 from trackers import Store, TrialRecord, TrialState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,15 +52,6 @@ executor: inline
 seed: 3
 tags: [prod, nightly]
 """
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the ``hpo`` command in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as done:
-        main(list(args))
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out.getvalue(), err.getvalue()
 
 
 @dataclasses.dataclass
