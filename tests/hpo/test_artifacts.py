@@ -5,14 +5,13 @@ run as subprocesses."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_runner import run_hpo as cli
+from git_repo import git
 
 import hpo
 from trackers import ArtifactError, Store, TrialState
@@ -337,19 +336,6 @@ seed: 1
 parameters:
   x: {{min: 0.0, max: 1.0}}
 """
-
-
-def git(repo: Path, *args: str) -> None:
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.com",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-    )
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from cli_runner import run_in_process as cli
+from git_repo import git
 from sqlalchemy import update
-from test_lineage import git, run_sweeps
+from test_lineage import run_sweeps
 
 from trackers import Store
 from trackers import _schema as schema

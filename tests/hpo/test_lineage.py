@@ -8,11 +8,11 @@ tracked file, so that its recorded snapshot holds a real ``git diff``.
 from __future__ import annotations
 
 import math
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from git_repo import git
 
 import hpo
 from hpo._lineage import (
@@ -149,17 +149,6 @@ def test_compare_without_environment_reads_as_absent() -> None:
 
 
 # --- real sweeps in a real git repository -------------------------------------------------
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def run_sweeps(repo: Path, db: str) -> None:

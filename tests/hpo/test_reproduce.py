@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib
 import socket
 import sqlite3
-import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from git_repo import git
 
 import hpo
 from hpo._reproduce import DifferenceKind, environment_differences
@@ -48,15 +48,6 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
         main(list(args))
     captured = capsys.readouterr()
     return int(exited.value.code or 0), captured.out, captured.err
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
 
 
 def forget_module(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
