@@ -40,7 +40,7 @@ class ObjectiveFunction(Generic[R]):
 
     def __reduce__(self) -> str | tuple[Any, ...]:
         # Pickle by reference (worker processes import it), like a plain module-level function.
-        return self.__qualname__
+        return self.func.__qualname__
 
     def sweep(
         self,
@@ -188,7 +188,7 @@ def sweep(
     own_store = track and not isinstance(store, Store)
     the_store = (store if isinstance(store, Store) else Store(store)) if track else None
     try:
-        base = name or getattr(func, "__name__", "sweep")
+        base = name or str(getattr(func, "__name__", "sweep"))
         previous = the_store.find_sweep(base) if (resume and the_store is not None) else None
         if previous is not None:
             if dict(previous.space) != search_space.to_json():
@@ -220,7 +220,7 @@ def sweep(
             exe, exe_name = executor, type(executor).__name__
         else:
             exe_name = executor or ("inline" if workers == 1 else "local")
-            exe = make_executor(exe_name, workers=workers)  # type: ignore[arg-type]
+            exe = make_executor(exe_name, workers=workers)
         if previous is not None:
             sweep_name = previous.name
         elif the_store is not None:

@@ -171,6 +171,13 @@ def build_objective(
             return CallableObjective.from_import_path(spec.function, metric, base_dir=base)
         except ObjectiveError as exc:
             raise locate(exc, ("objective", "function"), source, lines) from None
+    if spec.command is None:  # ObjectiveSpec's validator admits exactly one of the two
+        raise ConfigError(
+            "objective needs a 'function' (e.g. train:objective) or a 'command'",
+            source=source,
+            line=line_of(dict(lines), ("objective",)),
+            path=("objective",),
+        )
     cwd = base / spec.cwd if spec.cwd else base
     if not cwd.is_dir():
         raise ConfigError(
@@ -181,11 +188,11 @@ def build_objective(
         )
     try:
         return CommandObjective(
-            spec.command,  # type: ignore[arg-type]
+            spec.command,
             metric,
             cwd=cwd,
             env=spec.env,
             **({"stop_grace": spec.stop_grace} if spec.stop_grace is not None else {}),
-        )  # type: ignore[arg-type]
+        )
     except ObjectiveError as exc:
         raise locate(exc, ("objective", "command"), source, lines) from None

@@ -12,7 +12,7 @@ from rich import box
 from rich.table import Table
 
 from hpo._cli_common import FORMAT_OPTION, STORE_OPTION, OutputFormat, open_for_reading, out
-from hpo._lineage import _size
+from hpo._lineage_summary import human_size
 from hpo.reports._tables import dumps
 from trackers import (
     ArtifactError,
@@ -68,9 +68,10 @@ def artifacts_command(
     --to PATH. NAME may be a folder artifact's name: every file logged under it is copied."""
     with open_store(store, artifacts_dir) as st:
         t = st.get_trial(trial)
-        label = f"{st.get_sweep(t.sweep_id).name}:{t.number}"  # type: ignore[arg-type]
-        records = st.artifacts(t.id)  # type: ignore[arg-type]
-        roots = st.artifact_roots(t.sweep_id)  # type: ignore[arg-type]
+        trial_id, sweep_id = t.stored_ids()
+        label = f"{st.get_sweep(sweep_id).name}:{t.number}"
+        records = st.artifacts(trial_id)
+        roots = st.artifact_roots(sweep_id)
         if name is None:
             if dest is not None:
                 raise click.UsageError("--to needs the NAME of the artifact to copy")
@@ -97,7 +98,7 @@ def artifacts_command(
                     "its name climbs out of the folder; copy it by its full name instead"
                 )
             found.copy_out(a.sha256, target)
-            out.print(f"{a.name} -> {target} ({_size(a.size)})")
+            out.print(f"{a.name} -> {target} ({human_size(a.size)})")
     return 0
 
 
@@ -157,7 +158,10 @@ def _print_list(
     for a in records:
         where = located[a.sha256]
         table.add_row(
-            a.name, _size(a.size), a.sha256[:12], where or "[red]missing[/red] (--artifacts DIR)"
+            a.name,
+            human_size(a.size),
+            a.sha256[:12],
+            where or "[red]missing[/red] (--artifacts DIR)",
         )
     out.print(table)
 
@@ -177,7 +181,7 @@ def code_command(trial: str, dest: str, store: str | None) -> int:
     were) and its dirty diff (apply it on the recorded commit with `git apply`)."""
     with open_for_reading(store) as st:
         t = st.get_trial(trial)
-        label = f"{st.get_sweep(t.sweep_id).name}:{t.number}"  # type: ignore[arg-type]
+        label = f"{st.get_sweep(t.stored_ids()[1]).name}:{t.number}"
         env = st.get_environment(t.environment_id) if t.environment_id else {}
         git: dict[str, Any] = dict(env.get("git") or {})
         if not git:

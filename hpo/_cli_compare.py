@@ -1,4 +1,5 @@
-"""``hpo compare A B [C ...]`` and ``hpo show TRIAL --lineage``: printing :mod:`hpo._lineage`."""
+"""``hpo compare A B [C ...]`` and ``hpo show TRIAL --lineage``: printing :mod:`hpo._lineage` and
+:mod:`hpo._lineage_compare`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from hpo._cli_common import FORMAT_OPTION, STORE_OPTION, OutputFormat, open_for_reading, out
-from hpo._lineage import Comparison, Section, compare, lineage, load
+from hpo._lineage import Section, lineage, load
+from hpo._lineage_compare import Comparison, compare
 from hpo.reports._tables import dumps, fmt_duration, fmt_time, fmt_value, kv_table
 
 #: Untracked files a lineage page names before it says "and N more".

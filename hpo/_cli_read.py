@@ -17,7 +17,7 @@ from hpo._cli_common import (
     out,
 )
 from hpo._cli_compare import show_lineage
-from hpo._lineage import artifact_text
+from hpo._lineage_summary import artifact_text
 from hpo._query import select, select_sweeps
 from hpo._query_fields import config_tags
 from hpo.reports._formats import csv_table, markdown_table
@@ -123,10 +123,11 @@ def show(
         return show_lineage(trial, store, OutputFormat(fmt))
     with open_for_reading(store) as st:
         t = st.get_trial(trial)
-        sweep_rec = st.get_sweep(t.sweep_id)  # type: ignore[arg-type]
-        series = st.metric_series(t.id)  # type: ignore[arg-type]
+        trial_id, sweep_id = t.stored_ids()
+        sweep_rec = st.get_sweep(sweep_id)
+        series = st.metric_series(trial_id)
         env = st.get_environment(t.environment_id) if t.environment_id else None
-        artifacts = st.artifacts(t.id)  # type: ignore[arg-type]
+        artifacts = st.artifacts(trial_id)
     if fmt == "json":
         write_json(
             trial_json(

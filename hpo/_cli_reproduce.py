@@ -10,7 +10,8 @@ import click
 from rich.text import Text
 
 from hpo._cli_common import STORE_OPTION, err, open_for_reading, out
-from hpo._reproduce import Reproduction, prepare_reproduction, run_reproduction
+from hpo._reproduce import Reproduction, prepare_reproduction
+from hpo._reproduce_run import run_reproduction
 from hpo.executors import ExecutorKind
 from hpo.reports._tables import fmt_value
 from trackers import TrialState

@@ -9,6 +9,7 @@ import click
 
 from hpo._cli_artifacts import ARTIFACTS_OPTION, open_store
 from hpo._cli_common import STORE_OPTION, err, out
+from hpo._lineage_summary import human_size
 from trackers import Store, TransferSummary, export_sweep, import_sweep
 
 #: What `hpo export` writes when not told where: ``<sweep name>`` + this.
@@ -47,7 +48,7 @@ def export(
         if output is None:
             output = _file_name(st.get_sweep(sweep_ref).name) + DEFAULT_SUFFIX
         done = export_sweep(st, sweep_ref, output, artifacts=not no_artifacts)
-    where = "stdout" if output == "-" else f"{output} ({_size(os.path.getsize(output))})"
+    where = "stdout" if output == "-" else f"{output} ({human_size(os.path.getsize(output))})"
     # With the file on stdout, the summary must not end up inside it.
     (err if output == "-" else out).print(
         f"exported sweep {done.name!r}: {done.trials:,} trials, {done.metric_points:,} metric "
@@ -100,7 +101,3 @@ def import_(
 def _file_name(sweep_name: str) -> str:
     # A sweep name may hold '/' or other characters a file name should not.
     return re.sub(r"[^\w.+-]+", "_", sweep_name).strip("._") or "sweep"
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"

@@ -147,7 +147,7 @@ class CommandObjective(Objective):
                 f"long a command asked to stop early may take to exit (default "
                 f"{DEFAULT_STOP_GRACE_S:g})"
             )
-        self.stop_grace = float(stop_grace)
+        self.stop_grace: float = float(stop_grace)
         try:
             tokens = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv]
         except ValueError as exc:  # unbalanced quotes
@@ -158,9 +158,9 @@ class CommandObjective(Objective):
             raise ObjectiveError("command is empty")
         self.argv: tuple[str, ...] = tuple(tokens)
         self.metric = metric
-        self.cwd = Path(cwd) if cwd is not None else None
+        self.cwd: Path | None = Path(cwd) if cwd is not None else None
         self.env: dict[str, str] = {str(k): str(v) for k, v in (env or {}).items()}
-        self._templated = [i for i, t in enumerate(tokens) if _PLACEHOLDER.search(t)]
+        self._templated: list[int] = [i for i, t in enumerate(tokens) if _PLACEHOLDER.search(t)]
 
     def placeholders(self) -> list[str]:
         """The param names the command's ``{name}`` placeholders refer to, in order."""
@@ -335,9 +335,9 @@ class _Run:
                 self._read_reports(final=False)
                 if _exited(proc):
                     break
-                if deadline is not None and time.monotonic() >= deadline:
+                if timeout is not None and deadline is not None and time.monotonic() >= deadline:
                     _kill_group(proc.pid)
-                    raise TrialTimeout(f"trial exceeded its timeout of {float(timeout)} s")  # type: ignore[arg-type]
+                    raise TrialTimeout(f"trial exceeded its timeout of {float(timeout)} s")
                 if self._stop_overdue():
                     _kill_group(proc.pid)
                     self.killed_after_stop = True

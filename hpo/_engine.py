@@ -198,7 +198,7 @@ class Engine:
                 return
             # A bounded wait, so the heartbeat goes on while long trials run.
             for event in executor.poll(HEARTBEAT_INTERVAL):
-                if type(event) is Finished:
+                if isinstance(event, Finished):
                     self._finished(event)
                 else:
                     self._reported(event)
@@ -214,6 +214,7 @@ class Engine:
         number = self._next
         rerun_of: int | None = None
         attempt = 1
+        params: Mapping[str, Any]
         if self._reruns:
             rerun = self._reruns.popleft()
             params, seed, budget = rerun.params, rerun.seed, rerun.budget
@@ -320,10 +321,10 @@ class Engine:
             if value is None:
                 value = last_value
         elif (
-            self._mf
+            plan.strategy.max_budget is not None  # multi-fidelity (self._mf)
             and state is TrialState.COMPLETED
             and task.budget is not None
-            and task.budget < plan.strategy.max_budget  # type: ignore[operator]
+            and task.budget < plan.strategy.max_budget
         ):
             state = TrialState.PAUSED  # the strategy decides whether it runs on
         if value is not None and not math.isfinite(value):
@@ -363,7 +364,11 @@ class Engine:
         if (
             state is TrialState.COMPLETED
             and value is not None
-            and (self._best is None or plan.goal.better(value, self._best.value))  # type: ignore[arg-type]
+            and (
+                self._best is None
+                or self._best.value is None  # never: the best is a completed trial
+                or plan.goal.better(value, self._best.value)
+            )
         ):
             self._best = record
         if self._batch is not None:
@@ -502,14 +507,14 @@ class Engine:
 
     def _flush(self) -> None:
         batch = self._batch
-        if batch is None:
+        if batch is None or self.store is None:  # a batch exists only with a store
             return
         now = time.monotonic()
         if now - self._beat >= HEARTBEAT_INTERVAL:
             batch.heartbeat = (self._driver, time.time())
             self._beat = now
         if batch:
-            self.store.write(batch)  # type: ignore[union-attr]
+            self.store.write(batch)
 
     def _interrupt(self) -> None:
         """Stop every running trial and record it as interrupted (not its fault: a resumed

@@ -35,6 +35,7 @@ __all__ = [
     "NotFoundError",
     "ObjectiveError",
     "QueryError",
+    "ReportError",
     "SearchSpaceError",
     "StoreError",
     "StrategyError",
@@ -102,6 +103,10 @@ class QueryError(HPOError, ValueError):
         if expression is not None and position is not None:
             text += f" at position {position}\n" + _caret(expression, position)
         super().__init__(text)
+
+
+class ReportError(HPOError):
+    """A report cannot be made as asked (a missing optional dependency, an unwritable path)."""
 
 
 def _caret(text: str, position: int, width: int = 72) -> str:

@@ -48,7 +48,7 @@ def load_callable(spec: str, base_dir: Path) -> Callable[..., Any]:
         raise ObjectiveError(
             f"objective {spec!r} is a {type(obj).__name__}, not a function (or other callable)"
         )
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def _hint(obj: object, name: str) -> str:

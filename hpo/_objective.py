@@ -108,7 +108,7 @@ def _as_float(value: object) -> float | None:
         return _as_float(value.item())
     if hasattr(value, "__float__"):
         try:
-            return float(value)  # type: ignore[arg-type]
+            return float(value)
         except (TypeError, ValueError):
             return None
     return None

@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, SupportsFloat, SupportsIndex, TypeGuard
 
 __all__ = [
     "BUDGET_ENV",
@@ -89,7 +89,7 @@ class ReportLine(NamedTuple):
     artifact: ArtifactLine | None = None
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[SupportsFloat]:
     # numpy scalars register with numbers.Real, but float() on them is all we need and
     # importing numbers/numpy here is not: accept anything float() takes except bool/str.
     return not isinstance(value, (bool, str, bytes)) and hasattr(value, "__float__")
@@ -103,12 +103,13 @@ def check_report(
     Raises ``TypeError`` for a value of the wrong type and ``ValueError`` for a negative step
     or no metrics, with a message meant for the person who wrote the objective.
     """
+    index: int | None = None
     if step is not None:
-        if isinstance(step, bool) or not hasattr(step, "__index__"):
+        if isinstance(step, bool) or not isinstance(step, SupportsIndex):
             raise TypeError(f"report step must be an int, not {type(step).__name__} {step!r}")
-        step = step.__index__()  # type: ignore[union-attr]
-        if step < 0:
-            raise ValueError(f"report step must be >= 0, got {step}")
+        index = step.__index__()
+        if index < 0:
+            raise ValueError(f"report step must be >= 0, got {index}")
     if not metrics:
         raise ValueError("report() needs at least one metric, e.g. report(step=1, loss=0.5)")
     out: dict[str, float] = {}
@@ -117,8 +118,8 @@ def check_report(
             raise TypeError(
                 f"metric {name!r} must be a number, not {type(value).__name__} {value!r:.60}"
             )
-        out[name] = float(value)  # type: ignore[arg-type]
-    return step, out  # type: ignore[return-value]
+        out[name] = float(value)
+    return index, out
 
 
 def _encode(value: float) -> float | str:
@@ -270,7 +271,7 @@ class ReportReader:
     def read(self, *, final: bool = False) -> list[ReportLine]:
         """New complete lines, parsed. Raises :class:`ProtocolError` at the first bad line;
         its ``before`` holds the good lines read before it."""
-        out = []
+        out: list[ReportLine] = []
         for number, text in self.read_lines(final=final):
             try:
                 step, metrics, artifact = parse_line(text)

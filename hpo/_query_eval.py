@@ -160,7 +160,7 @@ class Compiler:
             if isinstance(right, Literal) and right.kind is not Lit.STRING:
                 raise self.fail(f"{op.value!r} takes a list, e.g. x in [1, 2]", right.pos)
         elif isinstance(left, ListValue) or isinstance(right, ListValue):
-            at = left.pos if isinstance(left, ListValue) else right.pos  # type: ignore[union-attr]
+            at = left.pos if isinstance(left, ListValue) else right.pos
             raise self.fail(f"a list goes after 'in' or 'not in', not {op.value!r}", at)
         for spec, side in ((lspec, left), (rspec, right)):
             if spec is None or (null and op in (Op.EQ, Op.NE)):
@@ -255,10 +255,14 @@ class Compiler:
 
 
 def _as_word(value: Value) -> Value:
+    if isinstance(value, ListValue):
+        return ListValue(tuple(_word(v) for v in value.items), value.pos)
+    return _word(value)
+
+
+def _word(value: Name | Literal) -> Name | Literal:
     if isinstance(value, Name) and len(value.parts) == 1:
         return Literal(Lit.STRING, value.parts[0], value.pos)
-    if isinstance(value, ListValue):
-        return ListValue(tuple(_as_word(v) for v in value.items), value.pos)  # type: ignore[misc]
     return value
 
 

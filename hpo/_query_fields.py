@@ -155,7 +155,7 @@ class TrialSchema:
         """Every param and metric name of the trials (and the space): read once, when a bare
         name needs it."""
         if self._known is None:
-            params, metrics = set(self.declared), set()
+            params, metrics = set(self.declared), set[str]()
             for t in self.trials:
                 params.update(t.params)
                 metrics.update(t.metrics)
@@ -235,5 +235,5 @@ def space_choices(space: SearchSpace | Mapping[str, Any] | None) -> dict[str, tu
         if isinstance(p, Mapping) and "name" in p:
             choices = p.get("choices")
             text = isinstance(choices, list) and all(isinstance(c, str) for c in choices)
-            out[str(p["name"])] = tuple(choices) if text else ()
+            out[str(p["name"])] = tuple(choices) if text and isinstance(choices, list) else ()
     return out

@@ -145,9 +145,9 @@ def tokenize(text: str, what: str = "filter") -> list[Token]:
         elif c == "`" or IDENT.match(text, i):
             token, i = _name(text, i, fail)
         else:
-            for symbol, kind, value in _SYMBOLS:
+            for symbol, kind, symbol_value in _SYMBOLS:
                 if text.startswith(symbol, i):
-                    token, i = Token(kind, symbol, value, i), i + len(symbol)
+                    token, i = Token(kind, symbol, symbol_value, i), i + len(symbol)
                     break
             else:
                 hint = {"&": " (write 'and' or '&&')", "|": " (write 'or' or '||')"}.get(c, "")
@@ -194,7 +194,8 @@ def _number(text: str, i: int, fail: Any) -> tuple[Token, int]:
 def _quoted(text: str, i: int, fail: Any, what: str) -> tuple[str, int]:
     """The decoded text between the quote at ``i`` and its match, and the index after it.
     Unknown escapes keep their backslash, so that regular expressions read naturally."""
-    quote, out, j, n = text[i], [], i + 1, len(text)
+    out: list[str] = []
+    quote, j, n = text[i], i + 1, len(text)
     while j < n:
         c = text[j]
         if c == quote:

@@ -158,8 +158,23 @@ class HyperbandStopping(StoppingRule):
         return {"type": "hyperband", "milestones": self.milestones, "eta": self.eta}
 
 
-def _int(spec: Mapping[str, Any], key: str, default: int | None, minimum: int) -> int | None:
-    value = spec.get(key, default)
+def _int(spec: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
+    """``spec[key]`` (``default`` when absent): a whole number >= ``minimum``."""
+    value = _optional_int(spec, key, minimum)
+    if value is not None:
+        return value
+    if key in spec:  # written as null: the rule needs a number here, and has no "none"
+        raise ConfigError(
+            f"must be a whole number >= {minimum}, got null; leave {key} out for the default "
+            f"({default})",
+            path=("early_terminate", key),
+        )
+    return default
+
+
+def _optional_int(spec: Mapping[str, Any], key: str, minimum: int) -> int | None:
+    """``spec[key]`` as a whole number >= ``minimum``, or None when absent or null."""
+    value = spec.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -195,8 +210,8 @@ def make_rule(spec: Mapping[str, Any] | str, goal: Goal) -> StoppingRule:
     if kind == "median":
         return MedianStopping(
             goal,
-            min_trials=_int(spec, "min_trials", 5, 1),  # type: ignore[arg-type]
-            warmup_steps=_int(spec, "warmup_steps", 0, 0),  # type: ignore[arg-type]
+            min_trials=_int(spec, "min_trials", 5, 1),
+            warmup_steps=_int(spec, "warmup_steps", 0, 0),
         )
     eta = spec.get("eta", 3)
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not eta >= 2:
@@ -213,22 +228,23 @@ def make_rule(spec: Mapping[str, Any] | str, goal: Goal) -> StoppingRule:
                 path=("early_terminate", "milestones"),
             )
         return HyperbandStopping(goal, milestones=list(ms), eta=eta)
-    min_iter = _int(spec, "min_iter", None, 1)
-    max_iter = _int(spec, "max_iter", None, 1)
-    if min_iter is None and max_iter is None:
+    min_iter = _optional_int(spec, "min_iter", 1)
+    max_iter = _optional_int(spec, "max_iter", 1)
+    milestones: list[int] = []
+    if min_iter is not None:
+        top = max_iter if max_iter is not None else 10**6
+        m = float(min_iter)
+        while m < top and len(milestones) < 60:
+            milestones.append(round(m))
+            m *= eta
+    elif max_iter is not None:
+        s = _int(spec, "s", 3, 1)
+        milestones = [round(max_iter / eta**k) for k in range(s, 0, -1)]
+        milestones = [m for m in milestones if m >= 1]
+    else:
         raise ConfigError(
             "type 'hyperband' needs min_iter (first milestone) or max_iter "
             "(with s, the number of brackets), e.g. {type: hyperband, min_iter: 3, eta: 3}",
             path=("early_terminate",),
         )
-    if min_iter is not None:
-        top = max_iter if max_iter is not None else 10**6
-        milestones, m = [], float(min_iter)
-        while m < top and len(milestones) < 60:
-            milestones.append(round(m))
-            m *= eta
-    else:
-        s = _int(spec, "s", 3, 1)
-        milestones = [round(max_iter / eta**k) for k in range(s, 0, -1)]  # type: ignore[operator]
-        milestones = [m for m in milestones if m >= 1]
     return HyperbandStopping(goal, milestones=milestones, eta=eta)

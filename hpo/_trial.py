@@ -272,4 +272,4 @@ def should_stop() -> bool:
     if trial is not None:
         return trial.should_stop()
     path = os.environ.get(STOP_FILE_ENV)
-    return bool(path) and os.path.exists(path)
+    return bool(path and os.path.exists(path))

@@ -54,9 +54,10 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], seen: set[i
     seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines, seen)
+            # Named before indexing: mypy (wrongly) reads lines[(*path, key)] as 3.11-only syntax.
+            key_path = (*path, key_node.value)
+            lines[key_path] = key_node.start_mark.line + 1
+            _walk(value_node, key_path, lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _walk(item, (*path, i), lines, seen)

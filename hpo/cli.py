@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TextIO
 
 import click
 from rich.text import Text
@@ -48,7 +48,14 @@ for command in (
     cli.add_command(command)
 
 
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, *a: Any) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     err.print(f"[yellow]warning:[/yellow] {message}")
 
 

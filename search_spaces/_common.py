@@ -66,7 +66,8 @@ class FrozenMap(Mapping[str, Any]):
         return (FrozenMap, (self._data,))
 
 
-_EMPTY_WHEN: When = FrozenMap()
+#: The condition of a parameter that always exists (and the default of every ``when``).
+EMPTY_WHEN: When = FrozenMap()
 
 
 def ckey(value: Any) -> tuple[bool, Any]:
@@ -139,7 +140,7 @@ def check_scalar(name: str, key: str, value: Any) -> Scalar:
 def normalise_when(name: str, when: Mapping[str, Any] | None) -> When:
     """Turn ``{"opt": "sgd"}`` or ``{"opt": ["sgd", "rms"]}`` into ``{"opt": ("sgd", "rms")}``."""
     if when is None:
-        return _EMPTY_WHEN
+        return EMPTY_WHEN
     if not isinstance(when, Mapping):
         raise SearchSpaceError(
             f"when must map parent names to values, not {type(when).__name__} {when!r}: "
@@ -168,7 +169,7 @@ def normalise_when(name: str, when: Mapping[str, Any] | None) -> When:
                 (name, "when", parent),
             )
         out[parent] = tuple(dict.fromkeys(values))
-    return FrozenMap(out) if out else _EMPTY_WHEN
+    return FrozenMap(out) if out else EMPTY_WHEN
 
 
 def when_to_json(when: When) -> dict[str, list[Scalar]]:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from search_spaces._common import (
+    EMPTY_WHEN,
     When,
     check_bounds,
     check_grid_points,
@@ -55,7 +56,7 @@ class Float:
     high: float
     log: bool = field(default=False, kw_only=True)
     step: float | None = field(default=None, kw_only=True)
-    when: When = field(default=None, kw_only=True)  # type: ignore[assignment]
+    when: When = field(default=EMPTY_WHEN, kw_only=True)
     grid_points: int | None = field(default=None, kw_only=True)
     # Derived at construction, so that sampling does no more arithmetic than it must.
     _a: float = field(init=False, repr=False, compare=False, hash=False)
@@ -103,11 +104,10 @@ class Float:
             put(self, "_n", math.floor((high - low) / step + _ON_STEP))
             put(self, "_nd", max(_decimals(low), _decimals(step)))
 
-    def _snap(self, x: float) -> float:
-        step = self.step
-        k = round((x - self.low) / step)  # type: ignore[operator]
+    def _snap(self, x: float, step: float) -> float:
+        k = round((x - self.low) / step)
         k = 0 if k < 0 else self._n if k > self._n else k
-        v = round(self.low + k * step, self._nd)  # type: ignore[operator]
+        v = round(self.low + k * step, self._nd)
         return v if v <= self.high else self.high
 
     def from_unit(self, u: float) -> float:
@@ -119,7 +119,7 @@ class Float:
             if self.log:
                 x = math.exp(x)
         if self.step is not None:
-            return self._snap(x)
+            return self._snap(x, self.step)
         return self.low if x < self.low else self.high if x > self.high else x
 
     draw = from_unit
@@ -171,7 +171,7 @@ class Float:
             )
         if self.step is None:
             return x
-        snapped = self._snap(x)
+        snapped = self._snap(x, self.step)
         # Within a millionth of a step, or a few ulps where the values are large beside the step.
         if abs(x - snapped) > _ON_STEP * self.step + 4 * math.ulp(max(abs(x), abs(self.low))):
             raise SearchSpaceError(
@@ -185,10 +185,12 @@ class Float:
         """``points`` (or ``grid_points``) values, evenly spaced (geometrically when log)."""
         count = self.grid_points or points
         if self.step is not None and self._n + 1 <= count:
-            return tuple(self._snap(self.low + k * self.step) for k in range(self._n + 1))
+            return tuple(
+                self._snap(self.low + k * self.step, self.step) for k in range(self._n + 1)
+            )
         spaced = (np.geomspace if self.log else np.linspace)(self.low, self.high, count)
         if self.step is not None:
-            return dedupe(self._snap(float(x)) for x in spaced)
+            return dedupe(self._snap(float(x), self.step) for x in spaced)
         return dedupe(float(x) for x in spaced)
 
     def to_json(self) -> dict[str, Any]:

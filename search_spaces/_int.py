@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from search_spaces._common import (
+    EMPTY_WHEN,
     When,
     check_bounds,
     check_grid_points,
@@ -23,6 +24,24 @@ from search_spaces._common import (
     range_to_json,
 )
 from search_spaces._errors import SearchSpaceError
+
+
+def check_integer(name: str, key: str, value: Any) -> int:
+    """A whole number (``3`` or ``3.0``) as an int; ``key`` is the config key the user wrote."""
+    if not is_integral(value):
+        raise SearchSpaceError(
+            f"{key} must be an integer, not {value!r}: write a whole number, or use a float "
+            "parameter",
+            (name, key),
+        )
+    return int(value)
+
+
+def check_int_step(name: str, step: Any) -> int:
+    """The step of an integer parameter: a whole number of at least 1, as an int."""
+    if not is_integral(step) or step < 1:
+        raise SearchSpaceError(f"step must be a positive integer, not {step!r}", (name, "step"))
+    return int(step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +59,7 @@ class Int:
     high: int
     log: bool = field(default=False, kw_only=True)
     step: int = field(default=1, kw_only=True)
-    when: When = field(default=None, kw_only=True)  # type: ignore[assignment]
+    when: When = field(default=EMPTY_WHEN, kw_only=True)
     grid_points: int | None = field(default=None, kw_only=True)
     _n: int = field(init=False, repr=False, compare=False, hash=False)
     _lo: float = field(init=False, repr=False, compare=False, hash=False)
@@ -48,20 +67,9 @@ class Int:
 
     def __post_init__(self) -> None:
         name = check_name(self.name)
-        for key, value in (("min", self.low), ("max", self.high)):
-            if not is_integral(value):
-                raise SearchSpaceError(
-                    f"{key} must be an integer, not {value!r}: write a whole number, or use a "
-                    "float parameter",
-                    (name, key),
-                )
-        low, high = int(self.low), int(self.high)
+        low, high = check_integer(name, "min", self.low), check_integer(name, "max", self.high)
         check_bounds(name, low, high, self.log)
-        if not is_integral(self.step) or self.step < 1:
-            raise SearchSpaceError(
-                f"step must be a positive integer, not {self.step!r}", (name, "step")
-            )
-        step = int(self.step)
+        step = check_int_step(name, self.step)
         if step > high - low:
             raise SearchSpaceError(
                 f"step ({step}) is larger than max - min ({high - low}), so only min could be "

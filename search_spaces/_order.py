@@ -32,8 +32,8 @@ def _takes(param: Parameter) -> str:
     if isinstance(param, Constant):
         return f" (it is the constant {param.value!r})"
     if hasattr(param, "choices"):
-        return f" (its values are {list(param.choices)!r})"  # type: ignore[union-attr]
-    return f" (its range is [{param.low!r}, {param.high!r}])"  # type: ignore[union-attr]
+        return f" (its values are {list(param.choices)!r})"
+    return f" (its range is [{param.low!r}, {param.high!r}])"
 
 
 def dependency_order(params: list[Parameter]) -> list[Parameter]:

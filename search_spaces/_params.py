@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
 from search_spaces._common import (
+    EMPTY_WHEN,
     Scalar,
     When,
     check_name,
@@ -44,7 +45,7 @@ class Categorical:
     name: str
     choices: tuple[Scalar, ...]
     probabilities: tuple[float, ...] | None = field(default=None, kw_only=True)
-    when: When = field(default=None, kw_only=True)  # type: ignore[assignment]
+    when: When = field(default=EMPTY_WHEN, kw_only=True)
     _index: dict[tuple[bool, Any], int] = field(init=False, repr=False, compare=False, hash=False)
     _cum: tuple[float, ...] | None = field(init=False, repr=False, compare=False, hash=False)
 
@@ -167,7 +168,7 @@ class Constant:
 
     name: str
     value: Scalar
-    when: When = field(default=None, kw_only=True)  # type: ignore[assignment]
+    when: When = field(default=EMPTY_WHEN, kw_only=True)
 
     def __post_init__(self) -> None:
         name = check_name(self.name)
@@ -212,7 +213,7 @@ class Constant:
 #: Any parameter type.
 Parameter: TypeAlias = Float | Int | Categorical | Constant
 
-PARAMETER_TYPES: tuple[type, ...] = (Float, Int, Categorical, Constant)
+PARAMETER_TYPES = (Float, Int, Categorical, Constant)
 
 
 def param_from_json(data: Any, position: int = 0) -> Parameter:

@@ -19,10 +19,17 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from search_spaces._common import check_scalar, did_you_mean, is_real, short_repr
+from search_spaces._common import (
+    EMPTY_WHEN,
+    check_bounds,
+    check_scalar,
+    did_you_mean,
+    is_real,
+    short_repr,
+)
 from search_spaces._errors import SearchSpaceError
 from search_spaces._float import Float
-from search_spaces._int import Int
+from search_spaces._int import Int, check_int_step, check_integer
 from search_spaces._params import PARAMETER_TYPES, Categorical, Constant, Parameter
 
 
@@ -97,11 +104,11 @@ def parse_one(name: str, spec: Any) -> Parameter:
                 "make them match",
                 (name,),
             )
-        return spec  # type: ignore[return-value]
+        return spec
     if isinstance(spec, Mapping):
         return _parse_mapping(name, spec)
     if isinstance(spec, (list, tuple)):
-        return Categorical(name, spec)
+        return Categorical(name, tuple(spec))
     return Constant(name, check_scalar(name, "value", spec))
 
 
@@ -124,13 +131,18 @@ def _parse_mapping(name: str, spec: Mapping[Any, Any]) -> Parameter:
         _only(name, spec, _CONSTANT_KEYS, "constant")
         if "value" not in spec:
             raise SearchSpaceError("distribution constant needs a value", (name, "value"))
-        return Constant(name, check_scalar(name, "value", spec["value"]), when=spec.get("when"))
+        return Constant(
+            name, check_scalar(name, "value", spec["value"]), when=spec.get("when", EMPTY_WHEN)
+        )
     if dist is _D.CATEGORICAL or (dist is None and "values" in spec):
         _only(name, spec, _CATEGORICAL_KEYS, "categorical")
         if "values" not in spec:
             raise SearchSpaceError("distribution categorical needs values", (name, "values"))
         return Categorical(
-            name, spec["values"], probabilities=spec.get("probabilities"), when=spec.get("when")
+            name,
+            spec["values"],
+            probabilities=spec.get("probabilities"),
+            when=spec.get("when", EMPTY_WHEN),
         )
     if dist is None and "min" not in spec and "max" not in spec:
         raise SearchSpaceError(
@@ -170,11 +182,19 @@ def _parse_numeric(name: str, spec: Mapping[str, Any], dist: Distribution | None
         as_int = all(isinstance(v, int) for v in (low, high, step if step is not None else 1))
     else:
         as_int = False
-    common = {"log": log, "when": spec.get("when"), "grid_points": spec.get("grid_points")}
+    when = spec.get("when", EMPTY_WHEN)
+    grid_points = spec.get("grid_points")
     try:
         if as_int:
-            return Int(name, low, high, step=1 if step is None else step, **common)
-        return Float(name, low, high, step=step, **common)
+            # The checks and their order are Int's own (min, max, bounds, step): a float here
+            # (int_uniform with min 1.5) fails as it would in Int(...).
+            int_low, int_high = check_integer(name, "min", low), check_integer(name, "max", high)
+            check_bounds(name, int_low, int_high, log)
+            int_step = check_int_step(name, 1 if step is None else step)
+            return Int(
+                name, int_low, int_high, step=int_step, log=log, when=when, grid_points=grid_points
+            )
+        return Float(name, low, high, step=step, log=log, when=when, grid_points=grid_points)
     except SearchSpaceError as exc:
         if exc.path[1:2] == ("step",):
             raise SearchSpaceError(exc.message, (name, step_key, *exc.path[2:])) from None

@@ -6,14 +6,15 @@ construction: one tuple per parameter, so the per-call work is a loop of float a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from search_spaces._common import (
     Conds,
     FrozenMap,
+    Scalar,
     ckey,
     compile_when,
     conditions_hold,
@@ -27,6 +28,12 @@ from search_spaces._parse import parse_parameters
 
 _JSON_FORMAT = "hpo.search_space"
 _JSON_VERSION = 1
+
+# One parameter of the compiled plan: name, draw (None for a constant), from_unit, the constant's
+# value, its compiled condition and its dimension in the encoding (-1 for a constant).
+_Step: TypeAlias = tuple[
+    str, Callable[[float], Scalar] | None, Callable[[float], Scalar], Scalar, Conds | None, int
+]
 
 
 class SearchSpace:
@@ -62,15 +69,17 @@ class SearchSpace:
         self._encoded: tuple[str, ...] = tuple(
             p.name for p in ordered if not isinstance(p, Constant)
         )
-        plan = []
+        plan: list[_Step] = []
         j = 0
         for param, conds in zip(ordered, self._conds):
             if isinstance(param, Constant):
-                plan.append((param.name, None, None, param.value, conds, -1))
+                # No draw: a constant must not consume a random number (seeded runs replay).
+                # Its from_unit is never called (j < 0), but keeps the slot's type simple.
+                plan.append((param.name, None, param.from_unit, param.value, conds, -1))
             else:
                 plan.append((param.name, param.draw, param.from_unit, None, conds, j))
                 j += 1
-        self._plan = tuple(plan)
+        self._plan: tuple[_Step, ...] = tuple(plan)
 
     # -- construction from other forms ---------------------------------------------------------
 
@@ -253,9 +262,13 @@ class SearchSpace:
                 continue
             if name not in config:
                 raise SearchSpaceError("missing value: the parameter is active here", (name,))
+            if isinstance(param, Constant):
+                seen[name] = param.normalise(config[name])
+                continue
             value = seen[name] = param.normalise(config[name])
-            if j >= 0:
-                out[j] = param.to_unit(value)  # type: ignore[union-attr]
+            # Each type's to_unit takes what its own normalise returns; mypy cannot pair the two
+            # across the union (it checks Int.to_unit against Float.normalise's result too).
+            out[j] = param.to_unit(value)  # type: ignore[arg-type]
         return out
 
     def decode(self, u: np.ndarray | Sequence[float]) -> dict[str, Any]:

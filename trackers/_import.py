@@ -50,7 +50,7 @@ def read_document(source: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
                 raw = f.read()
         else:
             stream = sys.stdin.buffer if not isinstance(source, io.IOBase) else source
-            raw = stream.read()  # type: ignore[union-attr]
+            raw = stream.read()
         if raw[:2] == _GZIP_MAGIC:
             raw = gzip.decompress(raw)
         doc = json.loads(raw)
@@ -140,7 +140,7 @@ def _insert(conn: Connection, doc: Mapping[str, Any], name: str, label: str) -> 
         row[c] = _codec.dumps(row[c] if row[c] is not None else {})
     row["updated_at"] = row["updated_at"] if row["updated_at"] is not None else row["created_at"]
     row.update(name=name, environment_id=_env_id(envs, sw.get("environment"), "sweep"))
-    sweep_id = int(conn.execute(insert(s.sweeps).values(row).returning(s.sweeps.c.id)).scalar())
+    sweep_id = conn.execute(insert(s.sweeps).values(row).returning(s.sweeps.c.id)).scalar_one()
     n_trials = n_points = n_artifacts = 0
     trials = doc["trials"]
     for start in range(0, len(trials), _CHUNK):

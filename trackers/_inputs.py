@@ -129,7 +129,7 @@ def _matches(pattern: str, base: Path) -> list[Path]:
     full = Path(os.path.expanduser(pattern))
     if not full.is_absolute():
         full = base / full
-    if glob.has_magic(str(full)):  # type: ignore[attr-defined]
+    if glob.has_magic(str(full)):
         found = glob.glob(str(full), recursive=True)
         return sorted(Path(p) for p in found if os.path.isfile(p) or os.path.isdir(p))
     return [full] if full.exists() else []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic.config import Config
-from alembic.migration import MigrationContext
+from alembic.migration import MigrationContext, RevisionStep
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, select, text, update
@@ -35,6 +35,11 @@ def ensure_schema(conn: Connection, url: str) -> None:
     """Create, upgrade, or refuse the schema of the store behind ``conn`` (in a transaction)."""
     config, script = _script()
     head = script.get_current_head()
+    if head is None:
+        raise StoreError(
+            f"no schema migrations found in {MIGRATIONS}: the hpo installation is incomplete; "
+            "reinstall hpo"
+        )
     if conn.dialect.name == "postgresql":
         # Openers of a new store queue here, so exactly one creates (or upgrades) the schema;
         # the lock ends with this transaction.
@@ -66,8 +71,8 @@ def ensure_schema(conn: Connection, url: str) -> None:
             f"({head}): upgrade hpo (pip install -U hpo), or use another store"
         ) from None
 
-    def upgrade(rev: object, context: object) -> list[object]:
-        return script._upgrade_revs(head, rev)  # type: ignore[arg-type]
+    def upgrade(rev: str, context: MigrationContext) -> list[RevisionStep]:
+        return script._upgrade_revs(head, rev)
 
     with EnvironmentContext(config, script, fn=upgrade, destination_rev=head) as env:
         env.configure(connection=conn, target_metadata=s.metadata)

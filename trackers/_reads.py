@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from trackers import _codec
 from trackers import _schema as s
@@ -151,6 +151,7 @@ class StoreReads:
     def get_trial(self, ref: int | str) -> TrialRecord:
         """A trial by its id (``42``) or by sweep and number (``quadratic:7``, ``quadratic/7``)."""
         text = str(ref).strip()
+        cond: ColumnElement[bool]
         for sep in (":", "/", "#"):
             if sep in text:
                 sweep_ref, _, number = text.rpartition(sep)

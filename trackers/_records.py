@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trackers import _codec
+from trackers._errors import NotFoundError
 from trackers._states import Goal, SweepState, TrialState
 
 
@@ -119,6 +120,19 @@ class TrialRecord:
             rerun_of=m["rerun_of"],
             step=m["step"],
         )
+
+    def stored_ids(self) -> tuple[int, int]:
+        """``(id, sweep_id)`` of a trial read from a store, to read more about it there.
+
+        Raises :class:`NotFoundError` for a trial of a sweep run without a store, which has
+        neither.
+        """
+        if self.id is None or self.sweep_id is None:
+            raise NotFoundError(
+                f"trial {self.number} was not recorded in a store (its sweep ran with "
+                "track=False), so it has no id to look it up by: run the sweep with a store"
+            )
+        return self.id, self.sweep_id
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (non-finite metrics as strings), as reports and exports print it."""

@@ -129,9 +129,11 @@ class InlineExecutor(Executor):
         task = self._task
         if task is None:
             return []
+        if self._objective is None:  # submit() refuses a task before start(); kept for mypy
+            raise RuntimeError("InlineExecutor.start(objective) must be called before poll()")
         # With a listener, reports reach the engine while the trial runs, so it can stop it.
         emit = self.listener or self._emit
-        finished = run_trial(self._objective, task, emit)  # type: ignore[arg-type]
+        finished = run_trial(self._objective, task, emit)
         # cleared only now: after a KeyboardInterrupt the trial still counts as running, so
         # shutdown(kill=True) reports it
         self._task = None

@@ -23,6 +23,7 @@ import pickle
 import signal
 import time
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from typing import Any, Literal
 
 import cloudpickle
@@ -42,6 +43,20 @@ _FAILED = TrialState.FAILED
 # driver kills its worker: the objective's own kill is cleaner and keeps the worker.
 _SELF_TIMEOUT_GRACE_S = 2.0
 _SHUTDOWN_JOIN_S = 2.0
+
+StartMethod = Literal["spawn", "forkserver", "fork"]
+
+
+def _get_context(method: StartMethod) -> SpawnContext | ForkServerContext | ForkContext:
+    # One call per literal: get_context's typed overloads give a union of them BaseContext,
+    # which declares no Process.
+    if method == "fork":
+        return multiprocessing.get_context("fork")
+    if method == "forkserver":
+        return multiprocessing.get_context("forkserver")
+    if method == "spawn":
+        return multiprocessing.get_context("spawn")
+    raise ValueError(f"start_method must be 'spawn', 'forkserver' or 'fork', not {method!r}")
 
 
 class _Worker:
@@ -84,14 +99,14 @@ class LocalExecutor(Executor):
     def __init__(
         self,
         workers: int = 1,
-        start_method: Literal["spawn", "forkserver", "fork"] = "spawn",
+        start_method: StartMethod = "spawn",
         *,
         ready_timeout: float = 120.0,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive int, got {workers!r}")
         self.capacity = workers
-        self._context = multiprocessing.get_context(start_method)
+        self._context = _get_context(start_method)
         self._ready_timeout = ready_timeout
         self._payload: bytes | None = None
         self._grace = 0.0
@@ -141,6 +156,8 @@ class LocalExecutor(Executor):
             if left <= 0:
                 raise HPOError(f"worker processes did not start within {self._ready_timeout} s")
             for conn in wait(list(waiting), left):
+                # wait() returns some of the connections it was given; typeshed types its result
+                # as any waitable (socket, int), which waiting is not keyed by.
                 worker = waiting.pop(conn)  # type: ignore[call-overload]
                 try:
                     message = pickle.loads(worker.conn.recv_bytes())
@@ -263,9 +280,9 @@ class LocalExecutor(Executor):
                 until = max(0.0, min(deadlines) - time.monotonic())
                 limit = until if limit is None else min(limit, until)
             for obj in wait(list(self._owner), limit):
-                worker = self._owner.get(obj)
-                if worker is not None and worker in self._workers:
-                    self._receive(worker, events, died=obj == worker.process.sentinel)
+                owner = self._owner.get(obj)
+                if owner is not None and owner in self._workers:
+                    self._receive(owner, events, died=obj == owner.process.sentinel)
         if any(w.deadline is not None for w in self._busy):
             self._expire(events)
         return events
@@ -330,10 +347,11 @@ class LocalExecutor(Executor):
         for worker in [w for w in self._busy if w.deadline is not None and w.deadline <= now]:
             self._receive(worker, events)  # it may have finished just now
             task = worker.task
-            if task is None or worker not in self._workers:
+            # (a deadline is set only for a task with a timeout)
+            if task is None or task.timeout is None or worker not in self._workers:
                 continue
             self._kill(worker)
-            reason = f"trial exceeded its timeout of {float(task.timeout)} s"  # type: ignore[arg-type]
+            reason = f"trial exceeded its timeout of {float(task.timeout)} s"
             events.append(
                 Finished(task.number, TrialState.TIMED_OUT, worker.since, time.time(), {}, reason)
             )

@@ -504,7 +504,7 @@ class RayExecutor(Executor):
         late = [s for s in self._busy.values() if s.deadline is not None and s.deadline <= now]
         for slot in late:
             ref, task = slot.ref, slot.task
-            if task is None:
+            if task is None or task.timeout is None:  # a deadline is set only with a timeout
                 continue
             done, _ = ray.wait([ref], timeout=0)
             if done:  # it finished just now after all
@@ -514,7 +514,7 @@ class RayExecutor(Executor):
                 ray.get(slot.actor.kill_children.remote(), timeout=_KILL_CHILDREN_S)
             del self._busy[ref]
             self._forget(task.number)
-            reason = f"trial exceeded its timeout of {float(task.timeout)} s"  # type: ignore[arg-type]
+            reason = f"trial exceeded its timeout of {float(task.timeout)} s"
             events.append(
                 Finished(task.number, TrialState.TIMED_OUT, slot.since, time.time(), {}, reason)
             )

@@ -163,7 +163,8 @@ class TrialActor:
         command's stop file). A call not yet started gets the request when it starts; False
         when the call has ended already."""
         with self._lock:
-            if run_id == self._run_id:
+            # _run_id and _number are set and cleared together: a current run has its number.
+            if run_id == self._run_id and self._number is not None:
                 self._request_stop(self._number)
                 return True
             if run_id > self._last_run_id:

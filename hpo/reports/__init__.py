@@ -1,8 +1,9 @@
 """Ranking trials and showing them: terminal tables, JSON, Markdown, CSV, the HTML report and
 the live progress bar."""
 
+from hpo._errors import ReportError
 from hpo.reports._formats import csv_table, markdown_table
-from hpo.reports._html import ReportError, write_html_report
+from hpo.reports._html import write_html_report
 from hpo.reports._rank import best, rank
 from hpo.reports._tables import sweeps_table, trials_table
 

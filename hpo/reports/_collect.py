@@ -73,7 +73,7 @@ def collect(store: Store, sweep_ref: int | str) -> SweepData:
     for t in ranked:
         if len(series) >= MAX_CURVES or t.state is not TrialState.COMPLETED:
             break
-        got = store.metric_series(t.id)  # type: ignore[arg-type]
+        got = store.metric_series(t.stored_ids()[0])
         if got:
             series[t.number] = got
     env = None

@@ -71,20 +71,21 @@ def history(data: SweepData) -> Plot:
     sw = data.sweep
     plot = Plot("history", "Optimisation history")
     done = data.completed
-    if not done:
+    # Every completed trial has its value; the filter only tells mypy so.
+    points = [(t.number, t.value) for t in done if t.value is not None]
+    if not points:
         plot.empty = "no completed trial yet"
         return plot
     better = sw.goal.better
-    steps_x: list[int] = []
-    steps_y: list[float] = []
-    best: float | None = None
-    for t in done:
-        if best is None or better(t.value, best):  # type: ignore[arg-type]
-            best = t.value
-            steps_x.append(t.number)
-            steps_y.append(best)  # type: ignore[arg-type]
+    best = points[0][1]
+    steps_x, steps_y = [points[0][0]], [best]
+    for number, value in points[1:]:
+        if better(value, best):
+            best = value
+            steps_x.append(number)
+            steps_y.append(best)
     steps_x.append(done[-1].number)
-    steps_y.append(best)  # type: ignore[arg-type]
+    steps_y.append(best)
     shown = plot_sample(done, HISTORY_POINTS, sw.goal)
     fig = go.Figure()
     fig.add_trace(
@@ -287,11 +288,11 @@ def _dimension(data: SweepData, name: str, trials: Sequence[TrialRecord]) -> dic
     span = (hi - lo) or 1.0
     placeholder = lo - 0.15 * span
     it = iter(nums.tolist())
-    values = [next(it) if name in t.params else placeholder for t in trials]
+    placed = [next(it) if name in t.params else placeholder for t in trials]
     ticks = np.linspace(lo, hi, 5).tolist()
     return {
         "label": label,
-        "values": values,
+        "values": placed,
         "range": [placeholder, hi],
         "tickvals": [placeholder, *ticks],
         "ticktext": ["(inactive)", *(f"{v:.3g}" for v in ticks)],

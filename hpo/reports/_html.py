@@ -19,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hpo._errors import ReportError
 from hpo.reports._collect import MAX_FAILED, SweepData, collect
 from hpo.reports._figures import Plot, curves, history, importance, parallel, slices
 from hpo.reports._importance import param_importance
 from hpo.reports._tables import fmt_duration, fmt_time, fmt_value, sweep_state
-from search_spaces import HPOError
 from trackers import Store, TrialRecord, TrialState
 
 #: Rows of the ranked table unless told otherwise.
@@ -32,10 +32,6 @@ PLOTLY_MISSING = 'the HTML report needs plotly: pip install "hpo[report]"'
 #: Characters of an error message and of a traceback shown per failed trial.
 ERROR_CHARS = 2000
 TRACEBACK_CHARS = 6000
-
-
-class ReportError(HPOError):
-    """A report cannot be made as asked (a missing optional dependency, an unwritable path)."""
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def param_importance(
     skipped = 0
     for t in done:
         params = {k: t.params[k] for k in distributions if k in t.params}
-        if len(params) != len(distributions):
+        if len(params) != len(distributions) or t.value is None:  # (completed: never None)
             skipped += 1
             continue
         try:
@@ -88,7 +88,7 @@ def param_importance(
                 optuna.trial.create_trial(
                     params=params,
                     distributions={k: distributions[k] for k in params},
-                    value=float(t.value),  # type: ignore[arg-type]
+                    value=float(t.value),
                 )
             )
         except ValueError:  # a recorded value outside the space (e.g. the space was edited)

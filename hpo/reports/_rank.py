@@ -10,14 +10,17 @@ from trackers import Goal, TrialRecord, TrialState
 def rank(trials: Iterable[TrialRecord], goal: Goal) -> list[TrialRecord]:
     """Completed trials from best to worst (ties by number), then every other trial by number.
     The same order as ``Store.trials(..., ranked=True)``."""
-    done: list[TrialRecord] = []
+    done: list[tuple[float, TrialRecord]] = []
     rest: list[TrialRecord] = []
     for t in trials:
-        (done if t.state is TrialState.COMPLETED and t.value is not None else rest).append(t)
+        if t.state is TrialState.COMPLETED and t.value is not None:
+            done.append((t.value, t))
+        else:
+            rest.append(t)
     sign = goal.sign()
-    done.sort(key=lambda t: (sign * t.value, t.number))  # type: ignore[operator]
+    done.sort(key=lambda vt: (sign * vt[0], vt[1].number))
     rest.sort(key=lambda t: t.number)
-    return done + rest
+    return [t for _, t in done] + rest
 
 
 def best(trials: Iterable[TrialRecord], goal: Goal) -> TrialRecord | None:

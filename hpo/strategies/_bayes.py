@@ -272,14 +272,15 @@ class BayesStrategy(Strategy):
     def _loss(self, obs: Observation) -> tuple[float | None, bool]:
         """(loss, impute-worst) for an observation under the goal and the policies."""
         value = obs.value
-        finite = value is not None and np.isfinite(value)
-        if obs.state is TrialState.COMPLETED and finite:
-            return self.goal.sign() * float(value), False  # type: ignore[arg-type]
+        # None unless the value is a finite number
+        loss = self.goal.sign() * float(value) if value is not None and np.isfinite(value) else None
+        if obs.state is TrialState.COMPLETED and loss is not None:
+            return loss, False
         if obs.state is TrialState.PRUNED:
             if self.pruned is PrunedPolicy.IGNORE:
                 return None, False
-            if self.pruned is PrunedPolicy.VALUE and finite:
-                return self.goal.sign() * float(value), False  # type: ignore[arg-type]
+            if self.pruned is PrunedPolicy.VALUE and loss is not None:
+                return loss, False
             return None, True
         if obs.state in (TrialState.FAILED, TrialState.TIMED_OUT, TrialState.COMPLETED):
             return None, self.failed is FailedPolicy.WORST

@@ -12,7 +12,7 @@ branch a point is on.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -78,7 +78,7 @@ class Features:
         configs = [self.space.decode_list(row) for row in np.clip(u, 0.0, 1.0).tolist()]
         return configs, self.encode_all(configs)
 
-    def encode_all(self, configs: list[Mapping[str, Any]]) -> np.ndarray:
+    def encode_all(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Unit encodings of ``configs`` as rows."""
         if not configs:
             return np.zeros((0, self.space.dims))

@@ -15,6 +15,7 @@ are integers the budgets are rounded to integers (epochs are whole).
 from __future__ import annotations
 
 import math
+import secrets
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -105,6 +106,9 @@ class MultiFidelity(Strategy):
     """Base of hyperband, asha and bohb: options, the trials it knows, their legs, reruns of
     interrupted legs, new configurations (random by default: ``_new_params``)."""
 
+    # Never None here, unlike Strategy's: every multi-fidelity strategy has a top budget.
+    max_budget: float
+
     def __init__(
         self,
         space: SearchSpace | Mapping[str, Any],
@@ -135,7 +139,8 @@ class MultiFidelity(Strategy):
             raise StrategyError(f"option 'resource' of strategy {name!r} must be a name")
         self.resource = resource
         self.budgets = rung_budgets(self.min_budget, self.max_budget, self.eta)
-        self._entropy = seed if seed is not None else np.random.SeedSequence().entropy
+        # Without a seed, 128 fresh bits: what np.random.SeedSequence() would draw.
+        self._entropy: int = seed if seed is not None else secrets.randbits(128)
         self._params: dict[int, Mapping[str, Any]] = {}
         self._paused: set[int] = set()
         self._running: set[int] = set()
@@ -199,8 +204,12 @@ class MultiFidelity(Strategy):
         if state is TrialState.INTERRUPTED:
             return  # the sweep is stopping; a resume reruns the leg
         value = observation.value
-        ok = state in (TrialState.COMPLETED, TrialState.PAUSED) and value is not None
-        loss = self.goal.sign() * value if ok and math.isfinite(value) else math.inf  # type: ignore[operator]
+        ok = state in (TrialState.COMPLETED, TrialState.PAUSED)
+        loss = (
+            self.goal.sign() * value
+            if ok and value is not None and math.isfinite(value)
+            else math.inf
+        )
         budget = observation.budget if observation.budget is not None else self.budgets[0]
         if state is TrialState.PAUSED:
             self._paused.add(number)

@@ -182,10 +182,10 @@ class HyperbandStrategy(MultiFidelity):
             if bracket.queue:
                 number, budget = bracket.queue.popleft()
                 return self._continue(number, budget)
-        bracket = self._filling()
-        if bracket is None:
+        filling = self._filling()
+        if filling is None:
             return None
-        return self._new(bracket.rungs[0].budget, bracket)
+        return self._new(filling.rungs[0].budget, filling)
 
     @property
     def default_trials(self) -> int:

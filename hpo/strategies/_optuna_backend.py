@@ -28,6 +28,7 @@ class OptunaBackend:
         self._optuna = optuna
         # `group` is marked experimental; the warning would reach every sweep's output.
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        made: optuna.samplers.BaseSampler
         if sampler == "tpe":
             # multivariate + group: a joint density over parameters that co-occur, which is
             # what conditional spaces need; constant_liar keeps parallel suggestions apart.

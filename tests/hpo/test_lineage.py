@@ -1,4 +1,5 @@
-"""``hpo._lineage``: diff summaries, the lineage of a trial and the comparison of trials.
+"""``hpo._lineage``, ``_lineage_compare`` and ``_lineage_summary``: diff summaries, the lineage of a
+trial and the comparison of trials.
 
 The comparison is checked on environment snapshots written by hand (a changed package, another
 Python) and on real sweeps run from a real git repository, the second one with a modified
@@ -15,15 +16,9 @@ import pytest
 from git_repo import git
 
 import hpo
-from hpo._lineage import (
-    Row,
-    Section,
-    TrialFacts,
-    compare,
-    lineage,
-    load,
-    summarize_diff,
-)
+from hpo._lineage import Section, TrialFacts, lineage, load
+from hpo._lineage_compare import Row, compare
+from hpo._lineage_summary import summarize_diff
 from trackers import Goal, NotFoundError, Store, SweepRecord, SweepState, TrialRecord, TrialState
 
 DIFF = """\

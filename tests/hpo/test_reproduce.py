@@ -15,7 +15,7 @@ import pytest
 from git_repo import git
 
 import hpo
-from hpo._reproduce import DifferenceKind, environment_differences
+from hpo._reproduce_differences import DifferenceKind, environment_differences
 from hpo.cli import main
 from trackers import Store, TrialState
 

@@ -123,6 +123,10 @@ def build(data: dict[str, Any], base: Path) -> Any:
         ({"type": "median", "min_iter": 3}, ["early_terminate.min_iter", "unknown: min_iter"]),
         ({"type": "median", "min_trials": "5"}, ["early_terminate.min_trials", "'5'"]),
         ({"type": "hyperband", "milestones": [0]}, ["early_terminate.milestones"]),
+        # null is not "the default" where the rule needs a number: say so, do not crash later
+        ({"type": "median", "min_trials": None}, ["early_terminate.min_trials", "got null", "(5)"]),
+        ({"type": "median", "warmup_steps": None}, ["early_terminate.warmup_steps", "got null"]),
+        ({"type": "hyperband", "max_iter": 27, "s": None}, ["early_terminate.s", "got null"]),
         ("mean", ["early_terminate"]),
     ],
 )

@@ -4,6 +4,7 @@ PostgreSQL-only checks (connection failures, passwords) are at the end."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import os
@@ -108,6 +109,15 @@ def test_trials_round_trip_with_non_finite_metrics(store: Store) -> None:
     assert failed.value is None and failed.error == "ValueError: boom"
     assert failed.traceback == "Traceback ..."
     assert store.get_trial(str(t.id)).number == 0
+    assert t.stored_ids() == (t.id, sid)
+
+
+def test_a_trial_that_was_never_stored_has_no_ids_to_look_up(store: Store) -> None:
+    run_trials(store, new_sweep(store), [1.0, 2.0, 3.0, 4.0])
+    # as a sweep run with track=False hands it over: the same record, without store ids
+    unstored = dataclasses.replace(store.get_trial("s:3"), id=None, sweep_id=None)
+    with pytest.raises(NotFoundError, match=r"trial 3 was not recorded in a store.*track=False"):
+        unstored.stored_ids()
 
 
 @pytest.mark.parametrize(

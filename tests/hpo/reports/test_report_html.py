@@ -15,9 +15,10 @@ import pytest
 from report_sweeps import DEMO_TRIALS, PAYLOADS, XSS_SWEEP, RecordedSweep, hpo_cli
 
 import hpo
+from hpo._errors import ReportError
 from hpo.reports import _collect, _figures
 from hpo.reports._collect import plot_sample
-from hpo.reports._html import ReportError, write_html_report
+from hpo.reports._html import write_html_report
 from hpo.reports._importance import MISSING, param_importance
 from trackers import Goal, Store, TrialRecord, TrialState
 
