@@ -9,6 +9,7 @@ order of events (and so the measure) is deterministic.
     nice -n 5 python benchmarks/multifidelity.py --task digits --seeds 16 \\
         --partial benchmarks/results/mf-digits.jsonl     # resumable: rerun the same line
     python benchmarks/multifidelity.py --task digits --table benchmarks/results/mf-digits.jsonl
+    python benchmarks/multifidelity.py --task digits-deep --density 200 --workers 2
 
 The measures, identical for every method:
 
@@ -28,6 +29,9 @@ The measures, identical for every method:
 - Speedup = baseline epochs-to-target / method epochs-to-target, per seed; the table shows
   its median over seeds and interquartile range, and the median best score of the finished
   evaluations within fixed totals of epochs (``--at``).
+- After the table: the measure's ceiling (the median speedup of an oracle that trains one
+  full-budget configuration, the one at the target) and, for each pair of ``--paired``, in how
+  many seeds the first method needs fewer, the same or more epochs than the second.
 
 Methods (``--methods``): random-full; hpo hyperband, asha, bohb (min_budget 1, max_budget 27,
 eta 3, promotions continue from the trial's checkpoint); random with hpo's median and
@@ -154,6 +158,96 @@ def table(results: list[dict[str, Any]], methods: list[str], tol: float, at: lis
     return "\n".join(lines)
 
 
+def _epochs_to_target(results: list[dict[str, Any]], tol: float) -> dict[str, dict[int, float]]:
+    """Per method, per seed that has a baseline run: epochs to that seed's target."""
+    base = {r["seed"]: r for r in results if r["method"] == BASELINE}
+    targets = {s: (1 - tol) * max(x[2] for x in r["evals"]) for s, r in base.items()}
+    out: dict[str, dict[int, float]] = {}
+    for r in results:
+        if r["seed"] in targets:
+            out.setdefault(r["method"], {})[r["seed"]] = to_target(r, targets[r["seed"]])[0]
+    return out
+
+
+def ceiling(results: list[dict[str, Any]], tol: float, max_epochs: int) -> str:
+    """What the measure allows at best: an oracle trains one full-budget configuration, the
+    one at the target, so it spends ``max_epochs`` in every seed."""
+    base = sorted(_epochs_to_target(results, tol).get(BASELINE, {}).values())
+    if not base:
+        return ""
+    lucky = sum(e <= 2 * max_epochs for e in base)
+    oracle = statistics.median(e / max_epochs for e in base)
+    return (
+        f"ceiling: {BASELINE} reaches the target within two full trials in {lucky} of "
+        f"{len(base)} seeds (median {statistics.median(base):.0f} epochs); an oracle that "
+        f"trains one full-budget configuration at the target ({max_epochs} epochs) has a "
+        f"median speedup of {oracle:.2f}x"
+    )
+
+
+def paired(results: list[dict[str, Any]], tol: float, pairs: list[tuple[str, str]]) -> str:
+    """Seed by seed, which of two methods needs fewer epochs to the target."""
+    ett = _epochs_to_target(results, tol)
+    lines = []
+    for a, b in pairs:
+        seeds = sorted(set(ett.get(a, {})) & set(ett.get(b, {})))
+        if not seeds:
+            continue
+        pa, pb = ett[a], ett[b]
+        fewer = sum(pa[s] < pb[s] for s in seeds)
+        same = sum(pa[s] == pb[s] for s in seeds)
+        lines.append(
+            f"{a} against {b}, seed by seed: fewer epochs to the target in {fewer} of "
+            f"{len(seeds)} seeds, the same in {same}, more in {len(seeds) - fewer - same} "
+            f"(median {_fmt(statistics.median(pa[s] for s in seeds))} against "
+            f"{_fmt(statistics.median(pb[s] for s in seeds))})"
+        )
+    return "\n".join(lines)
+
+
+def report(
+    results: list[dict[str, Any]], methods: list[str], args: argparse.Namespace, at: list[int]
+) -> str:
+    """The table, the ceiling of the measure and the paired comparisons."""
+    pairs = [(a, b) for a, _, b in (x.partition(":") for x in args.paired.split(",")) if b]
+    parts = [
+        table(results, methods, args.tol, at),
+        ceiling(results, args.tol, TASKS[args.task].max_epochs),
+        paired(results, args.tol, pairs),
+    ]
+    return "\n\n".join(p for p in parts if p)
+
+
+def _final_score(task_name: str, seed: int) -> float:
+    """The final score of the ``seed``-th random configuration trained for the full budget."""
+    warnings.simplefilter("ignore")
+    task = TASKS[task_name]
+    model = task.make(task.space.sample(np.random.default_rng([seed, 7])), seed)
+    for _ in range(task.max_epochs):
+        model.train_epoch()
+    return model.score()
+
+
+def density(task_name: str, n: int, tol: float, workers: int) -> str:
+    """How rare good configurations are: train ``n`` random ones at full budget, then over
+    draws of 40 of them, the share within ``tol`` of the draw's best and the draw's trials
+    to its target (what the baseline's epochs-to-target depends on)."""
+    with ProcessPoolExecutor(workers) as pool:
+        finals = np.array(list(pool.map(_final_score, [task_name] * n, range(n))))
+    rng = np.random.default_rng(0)
+    shares, trials = [], []
+    for _ in range(2000):
+        draw = rng.permutation(finals)[:40]
+        hit = draw >= (1 - tol) * draw.max()
+        shares.append(hit.mean())
+        trials.append(int(np.argmax(hit)) + 1)
+    return (
+        f"{task_name}: {n} random configurations at full budget; in draws of 40, "
+        f"{np.mean(shares):.1%} land within {tol:.1%} of the draw's best, and the first of "
+        f"them is trial {statistics.median(trials):.0f} in the median draw"
+    )
+
+
 def _load_partial(path: Path, wanted: set[tuple[str, str, int]]) -> list[dict[str, Any]]:
     out = []
     for line in path.read_text().splitlines():
@@ -177,10 +271,22 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=0.01, help="relative tolerance of the target")
     ap.add_argument("--cap", type=int, default=40 * 27, help="epochs per run (40 x 27)")
     ap.add_argument("--at", default="100,300,1080", help="totals for the best-score columns")
+    ap.add_argument(
+        "--paired",
+        default="bohb:hyperband,asha:hyperband,asha:ray-asha,asha:optuna-random+sha",
+        help="A:B,... compare seed by seed (fewer, same or more epochs to the target)",
+    )
     ap.add_argument("--workers", type=int, default=1, help="runs at once (each sequential)")
     ap.add_argument("--json", type=Path, help="write every run here (default results/)")
     ap.add_argument("--partial", type=Path, help="append each finished run here (JSON lines)")
     ap.add_argument("--table", type=Path, help="print the table of a --partial file and exit")
+    ap.add_argument(
+        "--density",
+        type=int,
+        metavar="N",
+        help="train N random configurations, say how many "
+        "land near the best, and exit (how hard the task is for random search)",
+    )
     args = ap.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     for m in list(methods):
@@ -192,11 +298,14 @@ def main() -> None:
     if BASELINE not in methods:
         methods.insert(0, BASELINE)  # every measure is relative to it
     at = [int(x) for x in args.at.split(",") if x]
+    if args.density:
+        print(density(args.task, args.density, args.tol, args.workers))
+        return
     if args.table:
         results = [json.loads(line) for line in args.table.read_text().splitlines() if line]
         results = [r for r in results if r["task"] == args.task]
         methods = [m for m in methods if any(r["method"] == m for r in results)]
-        print(table(results, methods, args.tol, at))
+        print(report(results, methods, args, at))
         return
     # Seed-major, baseline first: a run cut short has every method at the first seeds.
     jobs = [(args.task, m, s, args.cap) for s in range(args.seeds) for m in methods]
@@ -224,7 +333,7 @@ def main() -> None:
                 with args.partial.open("a") as fh:
                     fh.write(json.dumps(r) + "\n")
     print(f"done in {time.time() - start:.0f} s\n")
-    print(table(results, methods, args.tol, at))
+    print(report(results, methods, args, at))
     out = args.json or RESULTS / f"multifidelity-{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"platform": platform.platform(), "cpus": os.cpu_count()}
