@@ -33,6 +33,7 @@ from hpo.reports._tables import (
     trial_json,
     trials_table,
 )
+from search_spaces import SearchSpace
 from trackers import NotFoundError, Store, SweepRecord, TrialRecord, TrialState, resolve_code
 
 #: Rows `hpo report` shows in a table unless told otherwise.
@@ -264,10 +265,10 @@ def report(
         write_json([trial_json(t) for t in trials])
         return 0
     if fmt is OutputFormat.CSV:
-        click.echo(csv_table(trials), nl=False)
+        click.echo(csv_table(trials, _space_names(sw), sw.metric), nl=False)
         return 0
     if fmt is OutputFormat.MD:
-        click.echo(markdown_table(trials, sw.metric), nl=False)
+        click.echo(markdown_table(trials, sw.metric, _space_names(sw)), nl=False)
         if matched is not None:
             click.echo(f"\n{_shown_note(len(trials), total, matched)}")
         elif len(trials) < total:
@@ -303,6 +304,11 @@ def _queried(
     )
     shown = chosen if show_all or top is None else chosen[:top]
     return shown, len(everything), len(chosen) if filter_text else None
+
+
+def _space_names(sweep: SweepRecord) -> tuple[str, ...]:
+    """The sweep's parameters, in its space's order: the report's columns, whatever is shown."""
+    return SearchSpace.from_json(sweep.space).names
 
 
 def _shown_note(shown: int, total: int, matched: int | None) -> str | None:

@@ -41,10 +41,13 @@ def _param_names(trials: Sequence[TrialRecord]) -> list[str]:
     return names
 
 
-def markdown_table(trials: Sequence[TrialRecord], metric: str) -> str:
+def markdown_table(
+    trials: Sequence[TrialRecord], metric: str, param_names: Sequence[str] | None = None
+) -> str:
     """Ranked ``trials`` (best first, as ``Store.trials(ranked=True)`` gives them) as a
-    Markdown table: rank, trial, the metric, each param, state, duration."""
-    names = _param_names(trials)
+    Markdown table: rank, trial, the metric, each param (``param_names``, e.g. the space's;
+    default: those the trials have), state, duration."""
+    names = list(param_names) if param_names is not None else _param_names(trials)
     head = ["rank", "trial", metric, *names, "state", "duration"]
     align = ["---:", "---:", "---:", *(["---:"] * len(names)), ":---", "---:"]
     lines = [_md_row(head), "|" + "|".join(align) + "|"]
@@ -63,11 +66,19 @@ def _md_row(cells: Sequence[Any]) -> str:
     return "| " + " | ".join(md_escape(c) for c in cells) + " |"
 
 
-def csv_table(trials: Sequence[TrialRecord]) -> str:
+def csv_table(
+    trials: Sequence[TrialRecord],
+    param_names: Sequence[str] | None = None,
+    metric: str | None = None,
+) -> str:
     """``trials`` as CSV, in the order given, with a header row. Empty cells are params
-    inactive in that trial (or values not recorded); non-finite metrics are ``nan``/``inf``."""
-    names = _param_names(trials)
-    metrics: list[str] = []
+    inactive in that trial (or values not recorded); non-finite metrics are ``nan``/``inf``.
+
+    Pass the sweep's ``param_names`` (its space's) and ``metric`` so that a tool reading the
+    file gets the same parameter columns and the sweep's metric whichever trials are shown
+    (``--top``, ``--filter``); other metrics are the columns of those the shown trials have."""
+    names = list(param_names) if param_names is not None else _param_names(trials)
+    metrics: list[str] = [metric] if metric is not None else []
     for t in trials:
         metrics.extend(k for k in t.metrics if k not in metrics)
     buf = io.StringIO()

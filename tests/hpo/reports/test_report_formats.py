@@ -118,6 +118,27 @@ def test_csv_top_limits_the_rows(demo_sweep: RecordedSweep) -> None:
     assert len(list(csv.DictReader(io.StringIO(run.stdout)))) == 4
 
 
+def test_csv_header_is_the_sweeps_whatever_rows_are_shown(demo_sweep: RecordedSweep) -> None:
+    # A tool reading the file must get the same columns with --top 1 or a filter that leaves
+    # out every trial with the conditional parameter (momentum: only when opt == sgd).
+    def header(*args: str) -> list[str]:
+        run = hpo_cli("report", "1", "--store", str(demo_sweep.store), "--format", "csv", *args)
+        assert run.returncode == 0, run.stderr
+        return next(csv.reader(io.StringIO(run.stdout)))
+
+    def params(columns: list[str]) -> list[str]:
+        return [c for c in columns if c.startswith("params.")]
+
+    full = header("--all")
+    assert "params.momentum" in full
+    assert header("--top", "1") == full
+    assert header("--filter", "opt != 'sgd'") == full
+    # no rows at all: still every param, and the sweep's metric (other metrics come from rows)
+    empty = header("--filter", "number < 0")
+    assert params(empty) == params(full)
+    assert "metrics.loss" in empty
+
+
 def test_html_and_a_printed_format_together_are_refused(
     demo_sweep: RecordedSweep, tmp_path
 ) -> None:
