@@ -47,7 +47,13 @@ def _run_options(command: Callable[..., int]) -> Callable[..., int]:
                 type=click.IntRange(min=1),
                 help="How many trials to run (when resuming: the new total).",
             ),
-            click.option("--top", type=click.IntRange(min=0), default=10, show_default=True),
+            click.option(
+                "--top",
+                type=click.IntRange(min=0),
+                default=10,
+                show_default=True,
+                help="How many of the best trials to show at the end (0: none).",
+            ),
             click.option("--no-progress", is_flag=True, help="No progress bar."),
             ARTIFACTS_OPTION,
         ]
@@ -219,7 +225,8 @@ def _run(
         out.print(trials_table(ranked[:top], plan.metric, title=f"Best trials of {plan.name}"))
     counts = ", ".join(f"{n} {state.value}" for state in TrialState if (n := result.count(state)))
     best = result.best
-    out.print(f"{len(result.trials)} trials: {counts or 'none'}")
+    n = len(result.trials)
+    out.print(f"{n} trial{'s' * (n != 1)}: {counts or 'none'}")
     if best is not None:
         out.print(
             f"best {plan.metric} = {fmt_value(best.value)} (trial {best.number}: "

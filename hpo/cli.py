@@ -56,7 +56,8 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    err.print(f"[yellow]warning:[/yellow] {message}")
+    # A message may hold brackets (rich markup) and long paths: print it as text, unwrapped.
+    err.print(Text("warning: ", style="yellow") + Text(str(message)), soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -71,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         exc.show()
         code = EXIT_INPUT
     except HPOError as exc:
-        err.print(Text("error: ", style="bold red") + Text(str(exc)))
+        # One logical line, never hard-wrapped: logs are grepped and terminals wrap anyway.
+        err.print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
         code = EXIT_INPUT
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -81,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         err.print(
             Text("internal error: ", style="bold red")
-            + Text(f"{type(exc).__name__}: {exc} (set HPO_DEBUG=1 for the traceback)")
+            + Text(f"{type(exc).__name__}: {exc} (set HPO_DEBUG=1 for the traceback)"),
+            soft_wrap=True,
         )
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

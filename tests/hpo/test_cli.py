@@ -138,6 +138,17 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path, text: str, expec
     assert not (tmp_path / "hpo.db").exists()
 
 
+def test_an_error_is_one_line_in_a_narrow_pipe(tmp_path: Path) -> None:
+    # Logs are grepped: a long message must not be hard-wrapped at the terminal's width.
+    (tmp_path / "obj.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "sweep.yaml").write_text(BASE + "no_such_key_at_all: 1\n")
+    run = hpo("sweep", "sweep.yaml", cwd=tmp_path, env={"COLUMNS": "60"})
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) > 60, run.stderr
+    assert lines[0].startswith("error: sweep.yaml:7: no_such_key_at_all: unknown key"), lines
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     run = hpo("sweep", "nope.yaml", cwd=tmp_path)
     assert run.returncode == 2
