@@ -4,19 +4,38 @@
 ``hpo-checkpoints/``), else ``./hpo-checkpoints`` for a server store; a folder per sweep
 (``<name>-<id>``) inside. A sweep without a store gets a temporary folder, removed at its end
 (nothing can resume it). A pruned trial's folder is removed: it never runs again.
+
+A trial's folder exists only while it may be used or once something is in it: a Python
+objective creates it on first use of ``trial.checkpoint_dir``, a command objective gets it
+created before it starts (``$HPO_CHECKPOINT_DIR`` must exist), and the engine removes it again
+when a leg ends and left it empty (the next leg, if any, creates it again). At the sweep's end
+the empty trial folders left (interrupted legs), then an empty sweep folder, then an empty
+root are removed, so a sweep whose trials save nothing leaves nothing behind. A folder with
+anything in it is never touched here except by ``drop``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import uuid
+from typing import TYPE_CHECKING
 
-from trackers import Store
+if TYPE_CHECKING:
+    from trackers import Store
 
 __all__ = ["Checkpoints"]
+
+_TRIAL_FOLDER = re.compile(r"trial-\d+")
+
+
+def _remove_if_empty(path: str) -> None:
+    # rmdir refuses a non-empty folder atomically: no check-then-remove race with a writer
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 class Checkpoints:
@@ -27,6 +46,9 @@ class Checkpoints:
         self._store = store
         self._sweep: str | None = None
         self._temporary = False
+        # the root may be removed at the end only if hpo owns it: its default place, or a
+        # configured folder this sweep found missing (never a folder the user made)
+        self._root_removable = False
 
     def open(self, name: str, sweep_id: int | None) -> None:
         """Settle the sweep's folder once its id is known (None: no store)."""
@@ -43,6 +65,9 @@ class Checkpoints:
                 root = os.path.join(os.path.dirname(path), f"{stem}-checkpoints")
             else:
                 root = os.path.abspath("hpo-checkpoints")
+            self._root_removable = True
+        else:
+            self._root_removable = not os.path.isdir(root)
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
         self._sweep = os.path.join(root, f"{safe}-{sweep_id}")
 
@@ -57,7 +82,26 @@ class Checkpoints:
         if self._sweep is not None:
             shutil.rmtree(self.of(number), ignore_errors=True)
 
+    def release(self, number: int) -> None:
+        """A leg of trial ``number`` ended: remove its folder if the leg left it empty."""
+        if self._sweep is not None:
+            _remove_if_empty(self.of(number))
+
     def close(self) -> None:
-        """Remove the temporary folder of a sweep without a store."""
-        if self._temporary and self._sweep is not None:
+        """Remove the temporary folder of a sweep without a store; otherwise the empty trial
+        folders, then the sweep's folder and the root if that left them empty."""
+        if self._sweep is None:
+            return
+        if self._temporary:
             shutil.rmtree(self._sweep, ignore_errors=True)
+            return
+        try:
+            names = os.listdir(self._sweep)
+        except OSError:  # no trial ever made a folder
+            names = []
+        for entry in names:
+            if _TRIAL_FOLDER.fullmatch(entry):
+                _remove_if_empty(os.path.join(self._sweep, entry))
+        _remove_if_empty(self._sweep)
+        if self._root_removable:
+            _remove_if_empty(os.path.dirname(self._sweep))

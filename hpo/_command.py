@@ -9,8 +9,8 @@ tails are kept, for the final-line fallback and for the record of a failure.
 Early stopping: when the sweep asks the trial to stop (the stop registry of ``hpo._trial``),
 the watch loop creates the file named by ``$HPO_STOP_FILE``; a command that has not exited
 ``stop_grace`` seconds later is killed, and the trial ends with the metrics it last reported.
-The trial's checkpoint directory, when it has one, is created and exported as
-``$HPO_CHECKPOINT_DIR``.
+The trial's checkpoint directory, when it has one, is created before the command starts and
+exported as ``$HPO_CHECKPOINT_DIR`` (the engine removes it again if the run leaves it empty).
 """
 
 from __future__ import annotations
@@ -253,7 +253,15 @@ def _checkpoint_dir(path: str) -> str:
     """``path`` made absolute (the command runs in its own ``cwd``) and created."""
     absolute = os.path.abspath(path)
     try:
-        os.makedirs(absolute, exist_ok=True)
+        for attempt in range(3):
+            try:
+                os.makedirs(absolute, exist_ok=True)
+                break
+            except FileNotFoundError:
+                # another sweep ending removed an empty parent between makedirs' steps
+                # (hpo._checkpoints tidies empty folders): make the chain again
+                if attempt == 2:
+                    raise
     except OSError as exc:
         raise TrialFailure(
             f"the trial's checkpoint directory {absolute} could not be created: "

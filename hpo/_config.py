@@ -15,43 +15,21 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ByteSize,
     ConfigDict,
     Field,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
 
 from hpo._errors import ConfigError, HPOError, ObjectiveError, SearchSpaceError, StrategyError
+from hpo._memory import parse_memory
 from hpo._yaml import KeyPath, line_of, load_yaml
 from hpo.executors import ExecutorKind
 from search_spaces._common import short_repr
 from trackers._states import Goal
-
-
-def parse_memory(value: Any) -> int | None:
-    """``512`` (megabytes), ``"512MB"``, ``"2GiB"``, ``"1.5GB"`` -> bytes."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"a memory size is a number of MB or a string like '2GB', not {value!r}")
-    if isinstance(value, (int, float)):
-        nbytes = int(value * 2**20)
-    else:
-        try:
-            nbytes = int(TypeAdapter(ByteSize).validate_python(str(value).replace(" ", "")))
-        except ValidationError:
-            raise ValueError(
-                f"cannot read {value!r} as a memory size: write e.g. 512MB, 2GB or 1.5GiB"
-            ) from None
-    if nbytes < 2**20:
-        raise ValueError(f"memory limit {value!r} is under 1 MB: give e.g. 512MB")
-    return nbytes
-
 
 MemorySize = Annotated[int | None, BeforeValidator(parse_memory)]
 
@@ -150,6 +128,8 @@ class SweepConfig(_Model):
     workers: PositiveInt = 1
     executor: ExecutorConfig = ExecutorConfig(type="local")
     timeout: PositiveFloat | None = None
+    # bytes a trial may allocate (local executor): a number of MiB or a size with its unit,
+    # decimal (2GB) or binary (2GiB); hpo._memory holds the rule
     memory_limit: MemorySize = None
     retries: NonNegativeInt = 0
     rerun_interrupted: bool = True

@@ -400,6 +400,8 @@ class Engine:
             self._ended(record)
         if state is TrialState.PRUNED:
             self._checkpoints.drop(event.number)
+        else:
+            self._checkpoints.release(event.number)
         self._drain_pruned()
 
     def _drain_pruned(self) -> None:

@@ -122,10 +122,6 @@ class _Reader:
             self._clear_stop(number)
 
 
-def _mb(nbytes: int) -> str:
-    return f"{nbytes / 2**20:.0f} MB"
-
-
 def worker_main(conn: Connection, payload: bytes) -> None:
     """Entry point of a worker process: load the objective once, then run tasks until told to
     stop or until the driver goes away."""
@@ -148,6 +144,7 @@ def worker_main(conn: Connection, payload: bytes) -> None:
         objective = cloudpickle.loads(payload)
         # imported here, after the objective: their import cost is not paid before setsid
         from hpo._command import set_child_hook
+        from hpo._memory import format_memory
         from hpo.executors._base import Report, TrialTask
         from hpo.executors._inline import run_trial
     except BaseException as exc:
@@ -175,7 +172,7 @@ def worker_main(conn: Connection, payload: bytes) -> None:
             with memory_limit(task.memory_limit):
                 f = run_trial(objective, task, emit, clear_stop_first=False)
             if f.error is not None and f.error.startswith("MemoryError"):
-                limit = _mb(task.memory_limit)
+                limit = format_memory(task.memory_limit)
                 f = replace(f, error=f"trial exceeded its memory limit of {limit} ({f.error})")
         reader.finished(task.number)  # from here a late stop request for it is ignored
         send(

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hpo._config import load_config, parse_config
+from hpo._config import load_config, parse_config, parse_memory
 from hpo._errors import ConfigError
+from hpo._memory import format_memory
 from trackers import Goal
 
 VALID = """\
@@ -147,3 +148,68 @@ def test_inputs_and_env_vars_are_lists_and_env_var_names_are_checked(tmp_path: P
     assert cfg.inputs == ["data/*.csv"] and cfg.env_vars == ["SEED_DIR"]
     err = error_of(tmp_path, VALID + "env_vars: [OK, 'A=B']\n")
     assert err.path == ("env_vars", 1) and err.line == 11 and "'A=B'" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("value", "nbytes", "shown"),
+    [
+        ("2GB", 2 * 10**9, "2 GB"),  # decimal units are decimal...
+        ("2048MB", 2048 * 10**6, "2048 MB"),
+        ("1.5 gb", 1_500_000_000, "1.5 GB"),
+        ("500kB", 500_000_000 // 1000, None),  # under 1 MiB: refused below
+        ("2GiB", 2 * 2**30, "2 GiB"),  # ...binary units binary...
+        ("1536MiB", 1536 * 2**20, "1.5 GiB"),
+        ("0.5 GiB", 2**29, "512 MiB"),
+        ("3TiB", 3 * 2**40, "3 TiB"),
+        (2048, 2 * 2**30, "2 GiB"),  # ...and a bare number, YAML's or a string, MiB
+        ("2048", 2 * 2**30, "2 GiB"),
+        (1.5, 3 * 2**19, "1.5 MiB"),
+        ("16384000000 B", 16_384_000_000, "15625 MiB"),
+        ("2G", 2 * 10**9, "2 GB"),  # one letter: decimal, as recorded sweeps were read
+        ("512m", 512 * 10**6, "512 MB"),
+    ],
+)
+def test_memory_units_mean_what_they_say(value: object, nbytes: int, shown: str | None) -> None:
+    if shown is None:
+        with pytest.raises(ValueError, match="under the smallest limit, 1 MiB"):
+            parse_memory(value)
+        return
+    assert parse_memory(value) == nbytes
+    assert format_memory(nbytes) == shown
+    assert parse_memory(shown) == nbytes  # what a message shows reads back as the same limit
+
+
+def test_format_memory_never_rounds() -> None:
+    assert format_memory(2**20 + 1) == "1048577 bytes"
+    assert format_memory(2_000_000_001) == "2000000001 bytes"
+    assert format_memory(2_100_000_000) == "2.1 GB"
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("2Gi", "write GiB"),
+        ("2gbit", ""),
+        ("lots", ""),
+        ("-2GB", ""),
+        ("[2, GB]", ""),
+    ],
+)
+def test_a_bad_memory_limit_names_the_key_and_the_accepted_forms(
+    tmp_path: Path, value: str, hint: str
+) -> None:
+    err = error_of(tmp_path, VALID + f"memory_limit: {value}\n")
+    assert err.path == ("memory_limit",) and err.line == 11
+    assert "decimal kB, MB, GB, TB" in str(err) and "binary KiB, MiB, GiB, TiB" in str(err)
+    assert "a number of MiB" in str(err)
+    assert hint in str(err)
+
+
+def test_memory_limit_in_a_config_is_bytes(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, VALID + "memory_limit: 2GB\n"))[0].memory_limit == 2 * 10**9
+    assert (
+        load_config(write(tmp_path, VALID + "memory_limit: 2 GiB\n"))[0].memory_limit == 2 * 2**30
+    )
+    assert (
+        load_config(write(tmp_path, VALID + "memory_limit: 512\n"))[0].memory_limit == 512 * 2**20
+    )

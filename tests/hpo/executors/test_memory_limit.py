@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 import hpo
 from hpo._config import parse_memory
 from hpo._objective import CommandObjective
@@ -17,7 +19,11 @@ def hog(mb: int) -> float:
     return float(len(block) > 0)
 
 
-def test_a_trial_past_its_limit_fails_and_the_worker_lives_on() -> None:
+@pytest.mark.parametrize(
+    ("limit", "shown"),
+    [("200MB", "200 MB"), ("0.25 GiB", "256 MiB"), (200, "200 MiB")],
+)
+def test_a_trial_past_its_limit_fails_and_the_worker_lives_on(limit: str | int, shown: str) -> None:
     result = hpo.sweep(
         hog,
         {"mb": {"values": [16, 600, 32, 900]}},
@@ -25,7 +31,7 @@ def test_a_trial_past_its_limit_fails_and_the_worker_lives_on() -> None:
         strategy="grid",
         workers=1,
         executor="local",
-        memory_limit="200MB",
+        memory_limit=limit,
         track=False,
     )
     outcome = {t.params["mb"]: t for t in result.trials}
@@ -33,7 +39,8 @@ def test_a_trial_past_its_limit_fails_and_the_worker_lives_on() -> None:
     assert outcome[32].state is TrialState.COMPLETED  # ran after a blow-up, same worker
     for mb in (600, 900):
         assert outcome[mb].state is TrialState.FAILED
-        assert outcome[mb].error.startswith("trial exceeded its memory limit of 191 MB")
+        # the limit as the user wrote it, or exactly and correctly labelled
+        assert outcome[mb].error.startswith(f"trial exceeded its memory limit of {shown} (")
         assert "MemoryError" in outcome[mb].error
 
 
