@@ -10,7 +10,7 @@ import os
 import secrets
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hpo._config import SweepConfig, locate
@@ -22,8 +22,53 @@ from hpo._yaml import KeyPath, line_of
 from hpo.executors import Executor, make_executor
 from hpo.strategies import make_strategy
 from search_spaces import SearchSpace
-from trackers import InputsError, Snapshot, capture_environment
+from trackers import InputsError, Snapshot, Store, StoreError, capture_environment
+from trackers._artifacts import default_artifact_root
+from trackers._connect import resolve_url
 from trackers._inputs import expand_inputs
+
+#: what SQLite writes beside its database file (rollback journal, write-ahead log, its index)
+_SQLITE_SIBLINGS = ("-journal", "-wal", "-shm")
+
+
+def own_paths(
+    store: str | os.PathLike[str] | Store | None,
+    *,
+    artifacts: str | os.PathLike[str] | None = None,
+    checkpoints: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """The files and folders hpo itself writes beside a sweep recorded in ``store`` (a
+    :class:`Store`, or what ``Store()`` takes: None for ``$HPO_STORE`` or ``./hpo.db``): a SQLite
+    store's file and its ``-journal``/``-wal``/``-shm`` siblings, the store's artifact and
+    checkpoint folders, and the sweep's own ``artifacts`` and ``checkpoints`` folders where given.
+    Both the store's and the sweep's folders count: earlier sweeps of the same store may have
+    used either. Git capture leaves them out, so hpo's own files never make a tree dirty."""
+    if isinstance(store, Store):
+        database = store.database_file()
+        artifact_root = store.artifact_root
+    else:
+        try:
+            url = resolve_url(store)
+        except StoreError:
+            url = None  # opening the store fails later, with this same message
+        name = url.database if url is not None and url.get_backend_name() == "sqlite" else None
+        # as Store.database_file: no file for an in-memory or a "file:" URI database
+        database = (
+            os.path.abspath(name)
+            if name and name != ":memory:" and not name.startswith("file:")
+            else None
+        )
+        artifact_root = default_artifact_root(database)
+    paths = [artifact_root]
+    if database is not None:
+        stem = os.path.splitext(os.path.basename(database))[0]
+        paths += [database + suffix for suffix in ("", *_SQLITE_SIBLINGS)]
+        # the default of hpo._checkpoints.Checkpoints.open
+        paths.append(os.path.join(os.path.dirname(database), f"{stem}-checkpoints"))
+    else:
+        paths.append("hpo-checkpoints")
+    paths += [os.fspath(p) for p in (artifacts, checkpoints) if p is not None]
+    return sorted({Path(os.path.abspath(p)) for p in paths})
 
 
 def plan_from_config(
@@ -34,10 +79,15 @@ def plan_from_config(
     base_dir: Path | None = None,
     name: str | None = None,
     environment: bool = True,
+    store: str | os.PathLike[str] | Store | None = None,
+    artifacts: str | os.PathLike[str] | None = None,
 ) -> SweepPlan:
     """Build the plan for ``cfg``. ``base_dir`` is where the config lives: objective import
     paths and command working directories are relative to it. ``name`` is the sweep's
-    recorded name (the caller makes it unique in the store)."""
+    recorded name (the caller makes it unique in the store). ``store`` (default: the config's,
+    else ``$HPO_STORE`` or ``./hpo.db``) and ``artifacts`` (an override of the config's) name
+    where the sweep will be recorded, so that the environment's git capture leaves hpo's own
+    files out (see :func:`own_paths`)."""
     lines = dict(lines or {})
     base = (base_dir or Path.cwd()).resolve()
     try:
@@ -92,8 +142,23 @@ def plan_from_config(
             line=line_of(lines, ("retries",)),
             path=("retries",),
         )
-    environment_ = _environment(cfg, base, source, lines) if environment else None
-    if not environment:
+    checkpoint_root = str(base / cfg.checkpoints) if cfg.checkpoints else None
+    artifact_root = (
+        os.path.abspath(artifacts)
+        if artifacts is not None
+        else str((base / os.path.expanduser(cfg.artifacts)).absolute())
+        if cfg.artifacts
+        else None
+    )
+    if environment:
+        exclude = own_paths(
+            store if store is not None else cfg.store,
+            artifacts=artifact_root,
+            checkpoints=checkpoint_root,
+        )
+        environment_ = _environment(cfg, base, source, lines, exclude)
+    else:
+        environment_ = None
         _check_inputs(cfg, base, source, lines)
     return SweepPlan(
         name=name or cfg.name or "sweep",
@@ -113,10 +178,8 @@ def plan_from_config(
         retries=cfg.retries,
         rerun_interrupted=cfg.rerun_interrupted,
         stopping=stopping,
-        checkpoints=str(base / cfg.checkpoints) if cfg.checkpoints else None,
-        artifacts=str((base / os.path.expanduser(cfg.artifacts)).absolute())
-        if cfg.artifacts
-        else None,
+        checkpoints=checkpoint_root,
+        artifacts=artifact_root,
     )
 
 
@@ -134,11 +197,20 @@ def reseed(plan: SweepPlan, cfg: SweepConfig, seed: int) -> None:
 
 
 def _environment(
-    cfg: SweepConfig, base: Path, source: str, lines: Mapping[KeyPath, int]
+    cfg: SweepConfig,
+    base: Path,
+    source: str,
+    lines: Mapping[KeyPath, int],
+    exclude: Sequence[Path],
 ) -> Snapshot:
     try:
         return capture_environment(
-            cwd=base, argv=sys.argv, inputs=cfg.inputs, inputs_base=base, env_vars=cfg.env_vars
+            cwd=base,
+            argv=sys.argv,
+            inputs=cfg.inputs,
+            inputs_base=base,
+            env_vars=cfg.env_vars,
+            exclude=exclude,
         )
     except InputsError as exc:
         raise locate(exc, ("inputs",), source, lines) from None

@@ -92,7 +92,14 @@ def sweep(
     cfg, lines = load_config(config)
     cfg = _override(cfg, str(config), workers, executor, address, trials, seed)
     # Build (and so validate) everything before the store is touched: bad input writes nothing.
-    plan = plan_from_config(cfg, source=str(config), lines=lines, base_dir=config.parent)
+    plan = plan_from_config(
+        cfg,
+        source=str(config),
+        lines=lines,
+        base_dir=config.parent,
+        store=store,
+        artifacts=artifacts_dir,
+    )
     if artifacts_dir is not None:
         plan.artifacts = os.path.abspath(artifacts_dir)
     wanted = name or cfg.name or config.stem
@@ -139,7 +146,9 @@ def resume(
         base_dir = Path(existing.source).parent if existing.source else Path.cwd()
         cfg = parse_config(dict(existing.config), source=source)
         cfg = _override(cfg, source, workers, executor, address, trials, existing.seed)
-        plan = plan_from_config(cfg, source=source, base_dir=base_dir)
+        plan = plan_from_config(
+            cfg, source=source, base_dir=base_dir, store=st, artifacts=artifacts_dir
+        )
         if artifacts_dir is not None:
             plan.artifacts = os.path.abspath(artifacts_dir)
         plan.name = existing.name

@@ -101,6 +101,8 @@ def lineage(facts: TrialFacts) -> dict[Section, dict[str, Any]]:
         code["diff"] = "recorded by hash, but its blob is not in this store"
     if git.get("untracked_skipped"):
         code["untracked not stored"] = {p: why for p, why in git["untracked_skipped"].items()}
+    if git.get("excluded"):  # hpo's own store, artifact and checkpoint files in the repository
+        code["left out (hpo's files)"] = list(git["excluded"])
     if env.get("git_error"):
         code["git_error"] = env["git_error"]
     return {

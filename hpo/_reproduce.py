@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpo._build import build_objective
+from hpo._build import build_objective, own_paths
 from hpo._config import parse_config
 from hpo._errors import ObjectiveError, StoreError
 from hpo._objective import CallableObjective, Objective
@@ -102,7 +102,7 @@ def prepare_reproduction(store: Store, trial_ref: str, *, cwd: Path | None = Non
         objective.check(SearchSpace.from_json(dict(sweep.space)).names)
     except ObjectiveError as exc:
         raise ObjectiveError(f"trial {label} cannot be rerun here: {exc}") from None
-    current = _current_environment(recorded, base)
+    current = _current_environment(recorded, base, store)
     argv = recorded.get("argv")
     return Reproduction(
         sweep=sweep,
@@ -122,12 +122,21 @@ def prepare_reproduction(store: Store, trial_ref: str, *, cwd: Path | None = Non
     )
 
 
-def _current_environment(recorded: Mapping[str, Any], base: Path) -> dict[str, Any]:
+def _current_environment(recorded: Mapping[str, Any], base: Path, store: Store) -> dict[str, Any]:
     """The environment here and now, with the recorded env-var names and the recorded inputs
     hashed again the same way (an input gone since is listed as missing, not an error)."""
     names = recorded.get("env_vars")
+    # Leave out what the recorded capture left out (hpo's files then) and this store's files
+    # now, so that neither reads as a code difference.
+    git = recorded.get("git")
+    root = git.get("root") if isinstance(git, Mapping) else None
+    again = git.get("excluded") if isinstance(git, Mapping) else None
+    exclude = [*own_paths(store), *(Path(root, p) for p in again or () if root)]
     current = capture_environment(
-        cwd=base, argv=sys.argv, env_vars=list(names) if isinstance(names, Mapping) else ()
+        cwd=base,
+        argv=sys.argv,
+        env_vars=list(names) if isinstance(names, Mapping) else (),
+        exclude=exclude,
     )
     inputs = recorded.get("inputs")
     patterns = inputs.get("patterns") if isinstance(inputs, Mapping) else None

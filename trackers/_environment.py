@@ -59,6 +59,7 @@ def capture_environment(
     inputs_base: Path | None = None,
     inputs_cache: Path | None = None,
     env_vars: Sequence[str] = (),
+    exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> Snapshot:
     """Snapshot the environment the driver runs in, as a JSON-serialisable dict.
 
@@ -73,6 +74,9 @@ def capture_environment(
     only those, never the whole environment, which holds secrets. ``cuda`` holds the driver
     version (from ``nvidia-smi``) and the runtime of an already imported torch, or is None.
     The dirty diff and untracked files are named by hash; their bytes are in ``.blobs``.
+    ``exclude`` (files or folders, relative ones from ``cwd``) are left out of the git state:
+    hpo's own store, artifact and checkpoint folders, which would otherwise make every tree
+    that holds them dirty; those inside the work tree are listed in ``git.excluded``.
     """
     where = Path(cwd).absolute() if cwd is not None else Path.cwd()
     snapshot = Snapshot()
@@ -102,7 +106,9 @@ def capture_environment(
     snapshot["gpus"], gpu_error = _gpus()
     if gpu_error is not None:
         snapshot["gpu_error"] = gpu_error
-    snapshot["git"], git_error = capture_git(where, snapshot.blobs)
+    snapshot["git"], git_error = capture_git(
+        where, snapshot.blobs, [Path(os.fspath(p)) for p in exclude]
+    )
     if git_error is not None:
         snapshot["git_error"] = git_error
     snapshot["cuda"] = _cuda(snapshot["gpus"])

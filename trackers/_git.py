@@ -5,6 +5,11 @@ the untracked text files (up to ``UNTRACKED_FILE_CAP`` each and ``UNTRACKED_TOTA
 are named by sha256 in the snapshot and their bytes go to the caller's ``blobs`` dict, which the
 store keeps once (its blobs table). :func:`resolve_code` reads either shape of a recorded
 snapshot (schema 3 kept the diff inline) back into a diff text.
+
+``exclude`` names paths git capture leaves out (hpo's own store file, artifact and checkpoint
+folders when they lie inside the work tree): they are neither untracked files nor part of the
+diff, so they never make the tree dirty. Those inside the tree are recorded, relative to its
+root, in ``git.excluded`` (absent when none), so the snapshot says what it did not look at.
 """
 
 from __future__ import annotations
@@ -82,7 +87,13 @@ def _run_git(
     return done.returncode, out, err
 
 
-def capture_git(cwd: Path, blobs: dict[str, bytes]) -> tuple[dict[str, Any] | None, str | None]:
+def capture_git(
+    cwd: Path, blobs: dict[str, bytes], exclude: Sequence[Path] = ()
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The git state of the work tree around ``cwd`` and the error that cut it short, if any:
+    ``(None, None)`` outside a repository or without git. Content named by hash goes to
+    ``blobs``. ``exclude`` (files or folders; relative ones are taken from ``cwd``) are left
+    out of the status and the diff wherever they lie inside the work tree."""
     exe = shutil.which("git")
     if exe is None:
         return None, None
@@ -99,25 +110,49 @@ def capture_git(cwd: Path, blobs: dict[str, bytes]) -> tuple[dict[str, Any] | No
         return None, str(exc)
     root = Path(out.strip())
     info: dict[str, Any] = {"root": str(root)}
+    left_out = _inside(root, [cwd / p for p in exclude])
+    if left_out:
+        info["excluded"] = left_out
+    # literal: a file name with glob characters excludes itself only.
+    pathspec = [".", *(f":(exclude,literal){p}" for p in left_out)] if left_out else []
     # Fill in field by field so that a late failure still leaves the commit on record.
     try:
         code, out, _ = _run_git(exe, root, "rev-parse", "--verify", "-q", "HEAD", ok=(0, 1))
         info["commit"] = out.strip() if code == 0 else None  # None: no commits yet
         code, out, _ = _run_git(exe, root, "symbolic-ref", "-q", "--short", "HEAD", ok=(0, 1))
         info["branch"] = out.strip() if code == 0 else None  # None: detached HEAD
-        tracked_changed, untracked = _git_status(exe, root)
+        tracked_changed, untracked = _git_status(exe, root, pathspec)
         info["dirty"] = tracked_changed or bool(untracked)
         listed = untracked[:UNTRACKED_CAP]
         info["untracked"], skipped = _untracked_content(root, listed, blobs)
         info["untracked_truncated"] = len(untracked) > UNTRACKED_CAP
         if skipped:
             info["untracked_skipped"] = skipped
-        diff, info["diff_truncated"] = _git_diff(exe, root, info["commit"])
+        diff, info["diff_truncated"] = _git_diff(exe, root, info["commit"], pathspec)
         info["diff_sha256"] = _blob(diff, blobs) if diff else None
         info["diff_size"] = len(diff)
     except _GitFailed as exc:
         return info, str(exc)
     return info, None
+
+
+def _inside(root: Path, paths: Sequence[Path]) -> list[str]:
+    """``paths`` that lie inside the work tree at ``root``, as sorted POSIX paths relative to
+    it; the root itself is never among them (leaving it out would hide every change)."""
+    top = root.resolve()
+    found = set()
+    for path in paths:
+        path = path.expanduser()
+        # Resolve the folder only: a store file that is a symlink is still seen by git under
+        # its own name, not its target's.
+        full = path.parent.resolve() / path.name if path.name else path.resolve()
+        try:
+            rel = full.relative_to(top)
+        except ValueError:
+            continue
+        if rel.parts:
+            found.add(rel.as_posix())
+    return sorted(found)
 
 
 def _blob(data: bytes, blobs: dict[str, bytes]) -> str:
@@ -161,8 +196,10 @@ def _untracked_content(
     return hashes, skipped
 
 
-def _git_status(exe: str, root: Path) -> tuple[bool, list[str]]:
-    _, out, _ = _run_git(exe, root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+def _git_status(exe: str, root: Path, pathspec: Sequence[str]) -> tuple[bool, list[str]]:
+    _, out, _ = _run_git(
+        exe, root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *pathspec
+    )
     tokens = iter(out.split("\0"))
     tracked_changed, untracked = False, []
     for token in tokens:
@@ -178,7 +215,9 @@ def _git_status(exe: str, root: Path) -> tuple[bool, list[str]]:
     return tracked_changed, sorted(untracked)
 
 
-def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[bytes, bool]:
+def _git_diff(
+    exe: str, root: Path, commit: str | None, pathspec: Sequence[str]
+) -> tuple[bytes, bool]:
     # Without a commit, diff against the empty tree so staged new files still show.
     if commit is None:
         _, out, _ = _run_git(exe, root, "hash-object", "-t", "tree", "--stdin", stdin=b"")
@@ -189,7 +228,17 @@ def _git_diff(exe: str, root: Path, commit: str | None) -> tuple[bytes, bool]:
     with tempfile.TemporaryFile() as sink:
         try:
             done = subprocess.run(
-                [exe, "-C", str(root), "diff", "--no-color", "--no-ext-diff", base, "--"],
+                [
+                    exe,
+                    "-C",
+                    str(root),
+                    "diff",
+                    "--no-color",
+                    "--no-ext-diff",
+                    base,
+                    "--",
+                    *pathspec,
+                ],
                 stdout=sink,
                 stderr=subprocess.PIPE,
                 timeout=GIT_TIMEOUT_S,

@@ -8,11 +8,13 @@ tracked file, so that its recorded snapshot holds a real ``git diff``.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import run_hpo
 from git_repo import git
 
 import hpo
@@ -193,6 +195,96 @@ def test_lineage_of_real_sweeps_records_commit_and_dirty_diff(tmp_path: Path) ->
     assert not _row(rows, Section.CODE, "commit").differs
     assert _row(rows, Section.CODE, "diff: model.py").values == (None, "+2 -1")
     assert not [r for r in rows if r.section is Section.PACKAGES and r.differs]
+
+
+TRAIN_PY = """\
+import tempfile
+from pathlib import Path
+
+import hpo
+
+
+def objective(x):
+    # leaves what a real sweep leaves: a checkpoint and a logged artifact
+    (hpo.current_trial().checkpoint_dir / "state.txt").write_text(str(x))
+    out = Path(tempfile.mkdtemp()) / "model.txt"
+    out.write_text(f"x={x}\\n")
+    hpo.log_artifact(out)
+    return (x - 0.3) ** 2
+"""
+
+SWEEP_YAML = """\
+name: demo
+objective:
+  function: train:objective
+metric:
+  name: loss
+  goal: minimize
+parameters:
+  x: {min: 0.0, max: 1.0}
+trials: 2
+seed: 1
+"""
+
+
+def test_hpo_own_files_in_the_repository_do_not_make_the_code_dirty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README as a new user runs it: a committed objective, no .gitignore, the default
+    ``./hpo.db`` store, so the store's files, ``hpo-artifacts/`` and ``hpo-checkpoints/`` land in
+    the work tree; the second sweep's code must still read as clean. Then from Python, with an
+    artifact folder of its own in the tree."""
+    git(tmp_path, "init", "-q")
+    (tmp_path / "train.py").write_text(TRAIN_PY)
+    (tmp_path / "sweep.yaml").write_text(SWEEP_YAML)
+    git(tmp_path, "add", "train.py", "sweep.yaml")
+    git(tmp_path, "commit", "-qm", "first")
+
+    def hpo_cli(*args: str) -> str:
+        done = run_hpo(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    hpo_cli("sweep", "sweep.yaml", "--no-progress")
+    hpo_cli("sweep", "sweep.yaml", "--new", "--no-progress")
+    untracked = git(tmp_path, "status", "--porcelain", "--untracked-files=all").splitlines()
+    # what the fix is about: hpo's own files are in the tree, untracked, when demo-2 starts
+    tops = {line[3:].split("/")[0] for line in untracked}
+    assert {"hpo.db", "hpo-artifacts", "hpo-checkpoints"} <= tops
+
+    code = json.loads(hpo_cli("show", "demo-2:0", "--lineage", "--format", "json"))["code"]
+    assert code["dirty"] is False
+    assert code["untracked"] == [] and "untracked not stored" not in code
+    assert "hpo.db" in code["left out (hpo's files)"], code
+    rows = json.loads(hpo_cli("compare", "demo:0", "demo-2:0", "--format", "json"))["rows"]
+    code_rows = {r["field"]: r for r in rows if r["section"] == "code"}
+    assert code_rows["dirty"]["values"] == [False, False]
+    assert not [f for f, r in code_rows.items() if r["differs"]]
+
+    # a real untracked source file still makes the tree dirty, and is the only one listed
+    (tmp_path / "helper.py").write_text("SCALE = 2\n")
+    hpo_cli("sweep", "sweep.yaml", "--new", "--no-progress")
+    code = json.loads(hpo_cli("show", "demo-3:0", "--lineage", "--format", "json"))["code"]
+    assert code["dirty"] is True
+    assert code["untracked"] == ["helper.py"]
+
+    def logs(x: float) -> float:
+        out = tmp_path.parent / f"{tmp_path.name}-out.txt"
+        out.write_text(f"x={x}\n")
+        hpo.log_artifact(out)
+        return x
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("HPO_STORE", "HPO_ARTIFACTS"):
+        monkeypatch.delenv(var, raising=False)
+    space = {"x": {"min": 0.0, "max": 1.0}}
+    hpo.sweep(logs, space, trials=1, seed=1, name="api", artifacts="my-artifacts")
+    hpo.sweep(logs, space, trials=1, seed=1, name="api", artifacts="my-artifacts")
+    assert (tmp_path / "my-artifacts").is_dir()
+    with Store(str(tmp_path / "hpo.db")) as st:
+        page = lineage(load(st, "api-2:0"))
+    assert page[Section.CODE]["dirty"] is True
+    assert page[Section.CODE]["untracked"] == ["helper.py"]
 
 
 # --- input data and env vars ----------------------------------------------------------------

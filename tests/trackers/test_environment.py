@@ -339,3 +339,89 @@ def test_the_same_code_is_one_blob_in_the_store(repo: Path, tmp_path: Path) -> N
             blobs = conn.execute(select(func.count()).select_from(_schema.blobs)).scalar()
         assert st.get_blob(first["git"]["diff_sha256"]) == first.blobs[first["git"]["diff_sha256"]]
     assert len(ids) == 2 and blobs == 2  # the diff and new.py, once each
+
+
+# --- hpo's own files (store, artifacts, checkpoints) left out of the git state --------------
+
+STORE_FILES = ("hpo.db", "hpo.db-journal", "hpo.db-wal", "hpo.db-shm")
+
+
+def _write_hpo_files(root: Path) -> list[Path]:
+    """What a sweep with a ``./hpo.db`` store leaves in the work tree; returns the paths hpo
+    passes as ``exclude`` (the store's files, the artifact and checkpoint folders)."""
+    for name in STORE_FILES:
+        (root / name).write_bytes(b"SQLite format 3\0" + name.encode())
+    (root / "hpo-artifacts" / "ab").mkdir(parents=True)
+    (root / "hpo-artifacts" / "ab" / "abcdef").write_text("an artifact\n")
+    (root / "hpo-checkpoints" / "demo-1" / "trial-0").mkdir(parents=True)
+    (root / "hpo-checkpoints" / "demo-1" / "trial-0" / "model.pt").write_text("weights\n")
+    return [root / n for n in STORE_FILES] + [root / "hpo-artifacts", root / "hpo-checkpoints"]
+
+
+def test_hpo_files_alone_do_not_make_the_tree_dirty(repo: Path) -> None:
+    own = _write_hpo_files(repo)
+    # without the exclusion they would: the case this guards against
+    assert git_of(repo)["dirty"] is True
+    snapshot = capture_environment(cwd=repo, include_packages=False, exclude=own)
+    info = snapshot["git"]
+    assert info["dirty"] is False
+    assert info["untracked"] == {}
+    assert "untracked_skipped" not in info
+    assert info["diff_sha256"] is None
+    assert snapshot.blobs == {}  # nothing of hpo's files is stored as code
+    assert info["excluded"] == sorted([*STORE_FILES, "hpo-artifacts", "hpo-checkpoints"])
+
+
+def test_real_untracked_file_keeps_the_tree_dirty_and_alone_listed(repo: Path) -> None:
+    own = _write_hpo_files(repo)
+    (repo / "helper.py").write_text("X = 1\n")
+    snapshot = capture_environment(cwd=repo, include_packages=False, exclude=own)
+    info = snapshot["git"]
+    assert info["dirty"] is True
+    assert list(info["untracked"]) == ["helper.py"]
+    assert snapshot.blobs[info["untracked"]["helper.py"]] == b"X = 1\n"
+
+
+def test_modified_tracked_file_keeps_the_tree_dirty_with_its_diff(repo: Path) -> None:
+    own = _write_hpo_files(repo)
+    (repo / "a.txt").write_text("new line\n")
+    snapshot = capture_environment(cwd=repo, include_packages=False, exclude=own)
+    info = resolve_code(snapshot, snapshot.blobs.get)["git"]
+    assert info["dirty"] is True and info["untracked"] == {}
+    assert "+new line" in info["diff"] and "hpo.db" not in info["diff"]
+
+
+def test_a_committed_store_file_that_changed_is_left_out_of_the_diff(repo: Path) -> None:
+    (repo / "hpo.db").write_bytes(b"v1\0")
+    git(repo, "add", "hpo.db")
+    git(repo, "commit", "-q", "-m", "store")
+    (repo / "hpo.db").write_bytes(b"v2\0")
+    assert git_of(repo)["dirty"] is True
+    info = capture_environment(cwd=repo, include_packages=False, exclude=[repo / "hpo.db"])["git"]
+    assert info["dirty"] is False and info["diff_sha256"] is None
+
+
+def test_excluded_paths_are_relative_to_cwd_and_outside_ones_are_not_recorded(
+    repo: Path, tmp_path: Path
+) -> None:
+    sub = repo / "experiments"
+    sub.mkdir()
+    (sub / "hpo.db").write_bytes(b"\0")
+    (sub / "weXird.db").write_text("kept\n")
+    outside = tmp_path / "elsewhere" / "hpo.db"
+    # the name is taken literally: its '*' matches no other file
+    info = git_of_excluding(sub, ["hpo.db", "we*ird.db", outside])
+    assert info["excluded"] == ["experiments/hpo.db", "experiments/we*ird.db"]
+    assert list(info["untracked"]) == ["experiments/weXird.db"]
+
+
+def test_nothing_excluded_keeps_the_old_shape(repo: Path) -> None:
+    info = git_of_excluding(repo, [repo.parent / "hpo.db"])  # outside the tree
+    assert "excluded" not in info
+    assert info == git_of_excluding(repo, [])
+
+
+def git_of_excluding(cwd: Path, exclude: list[str | Path]) -> dict:
+    snapshot = capture_environment(cwd=cwd, include_packages=False, exclude=exclude)
+    assert "git_error" not in snapshot, snapshot.get("git_error")
+    return dict(snapshot["git"])
