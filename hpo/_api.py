@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import secrets
 import sys
@@ -10,8 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
+from hpo._build import own_paths
 from hpo._config import parse_memory
 from hpo._engine import Engine, SweepPlan
+from hpo._errors import ObjectiveError
 from hpo._objective import CallableObjective
 from hpo._result import SweepResult
 from hpo._stopping import make_rule
@@ -171,14 +174,16 @@ def sweep(
     working directory) are hashed into the recorded environment (a pattern matching nothing is
     an error) and ``env_vars`` names the environment variables recorded with it (only those:
     never the whole environment).
-    ``timeout`` (seconds) and ``memory_limit`` (MB, or a string like ``"2GB"``) bound each
-    trial on the local executor; ``retries`` reruns a failed or timed-out trial that often.
+    ``timeout`` (seconds) and ``memory_limit`` (a number of MiB, or a string with its unit:
+    ``"2GB"`` is 2*10**9 bytes, ``"2GiB"`` 2*2**30) bound each trial on the local executor;
+    ``retries`` reruns a failed or timed-out trial that often.
     ``name`` names the sweep (default: the function's name, made unique). With ``resume``, a
     recorded sweep of that name is continued instead: finished trials are kept, trials left
     running by a dead driver run again, and ``trials`` is the new total budget.
     """
     if isinstance(inputs, str) or isinstance(env_vars, str):
         raise TypeError("inputs and env_vars are lists of strings, e.g. inputs=['data/*.csv']")
+    _refuse_in_bootstrapping_worker()
     if inputs and not track:
         expand_inputs(list(inputs), Path.cwd())  # a declared input must exist even untracked
     search_space = as_space(space)
@@ -252,9 +257,14 @@ def sweep(
             },
             source=None,
             environment=capture_environment(
-                cwd=Path.cwd(), argv=sys.argv, inputs=list(inputs), env_vars=list(env_vars)
+                cwd=Path.cwd(),
+                argv=sys.argv,
+                inputs=list(inputs),
+                env_vars=list(env_vars),
+                # hpo's own store, artifact and checkpoint files do not make the code dirty
+                exclude=own_paths(the_store, artifacts=artifacts, checkpoints=checkpoints),
             )
-            if track
+            if the_store is not None
             else None,
             seed=seed,
             stopping=stopping,
@@ -271,3 +281,16 @@ def sweep(
     finally:
         if own_store and the_store is not None:
             the_store.close()
+
+
+def _refuse_in_bootstrapping_worker() -> None:
+    # A worker process (spawn) imports the main script to find the objective. A script that
+    # starts its sweep at import would start another sweep, with its own workers and its own
+    # failed record in the store, in every worker: refuse before anything is recorded.
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ObjectiveError(
+            "hpo.sweep was called while a worker process was importing the main script: a "
+            "script that runs a sweep with worker processes must start it under "
+            "'if __name__ == \"__main__\":', so that workers can import the objective "
+            "without running the sweep again"
+        )

@@ -164,7 +164,9 @@ class LocalExecutor(Executor):
                 except (EOFError, OSError):
                     worker.process.join(1.0)
                     raise HPOError(
-                        f"a {_death_reason(worker.process.exitcode)} while starting"
+                        f"a {_death_reason(worker.process.exitcode)} while starting (its "
+                        "error is printed above; a script that starts a sweep must do so "
+                        "under 'if __name__ == \"__main__\":')"
                     ) from None
                 if message[0] == _BROKEN:
                     raise ObjectiveError(

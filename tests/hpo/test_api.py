@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,33 @@ def test_resume_from_python_continues_the_same_search(tmp_path: Path) -> None:
         space={"x": {"min": 0.0, "max": 1.0}}, trials=2, store=db, name="brand-new", resume=True
     )
     assert len(fresh.trials) == 2  # nothing to resume: a new sweep
+
+
+def test_a_script_that_sweeps_at_import_gets_a_clear_error_and_one_record(tmp_path: Path) -> None:
+    # Spawned workers import the main script; without the __main__ guard each one would start
+    # (and record) a sweep of its own.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import hpo
+
+            @hpo.objective(metric="loss")
+            def train(lr: float) -> float:
+                return lr
+
+            train.sweep(space={"lr": {"min": 0.0, "max": 1.0}}, trials=4, workers=2,
+                        store="s.db")
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert 'if __name__ == "__main__":' in done.stderr
+    assert "while a worker process was importing the main script" in done.stderr
+    with Store(tmp_path / "s.db") as store:
+        sweeps = store.list_sweeps()
+    assert [s.sweep.name for s in sweeps] == ["train"]
+    assert sweeps[0].sweep.state is SweepState.FAILED
