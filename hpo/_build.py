@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hpo._checkpoints import default_checkpoint_root
 from hpo._config import SweepConfig, locate
 from hpo._engine import SweepPlan
 from hpo._errors import ConfigError, ObjectiveError, SearchSpaceError, StrategyError
@@ -59,14 +60,9 @@ def own_paths(
             else None
         )
         artifact_root = default_artifact_root(database)
-    paths = [artifact_root]
+    paths = [artifact_root, default_checkpoint_root(database)]
     if database is not None:
-        stem = os.path.splitext(os.path.basename(database))[0]
         paths += [database + suffix for suffix in ("", *_SQLITE_SIBLINGS)]
-        # the default of hpo._checkpoints.Checkpoints.open
-        paths.append(os.path.join(os.path.dirname(database), f"{stem}-checkpoints"))
-    else:
-        paths.append("hpo-checkpoints")
     paths += [os.fspath(p) for p in (artifacts, checkpoints) if p is not None]
     return sorted({Path(os.path.abspath(p)) for p in paths})
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from trackers import Store
 
-__all__ = ["Checkpoints"]
+__all__ = ["Checkpoints", "default_checkpoint_root"]
 
 _TRIAL_FOLDER = re.compile(r"trial-\d+")
 
@@ -36,6 +36,15 @@ def _remove_if_empty(path: str) -> None:
     # rmdir refuses a non-empty folder atomically: no check-then-remove race with a writer
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def default_checkpoint_root(database: str | None) -> str:
+    """Where checkpoints go when the config names no folder: beside a SQLite ``database``
+    (``hpo.db`` -> ``hpo-checkpoints/``), else ``./hpo-checkpoints`` (a server store)."""
+    if database is None:
+        return os.path.abspath("hpo-checkpoints")
+    stem = os.path.splitext(os.path.basename(database))[0]
+    return os.path.join(os.path.dirname(database), f"{stem}-checkpoints")
 
 
 class Checkpoints:
@@ -59,12 +68,7 @@ class Checkpoints:
             return
         root = self._root
         if root is None:
-            path = self._store.database_file()
-            if path is not None:
-                stem = os.path.splitext(os.path.basename(path))[0]
-                root = os.path.join(os.path.dirname(path), f"{stem}-checkpoints")
-            else:
-                root = os.path.abspath("hpo-checkpoints")
+            root = default_checkpoint_root(self._store.database_file())
             self._root_removable = True
         else:
             self._root_removable = not os.path.isdir(root)
