@@ -10,7 +10,7 @@ import click
 from hpo._cli_artifacts import ARTIFACTS_OPTION, open_store
 from hpo._cli_common import STORE_OPTION, err, out
 from hpo._lineage_summary import human_size
-from trackers import Store, TransferSummary, export_sweep, import_sweep
+from trackers import Store, TransferSummary, export_sweep, import_sweep, read_document
 
 #: What `hpo export` writes when not told where: ``<sweep name>`` + this.
 DEFAULT_SUFFIX = ".hpo.json.gz"
@@ -86,8 +86,11 @@ def import_(
     FILE (written by `hpo export`; '-' for stdin) becomes a new sweep with every trial,
     metric series, environment, event and artifact; artifact files go to the store's
     artifact folder. Its event log records where it came from."""
+    # Read and check the file before the store is opened: a file that is not a sweep export
+    # must not leave behind a new, empty store.
+    doc = read_document(file)
     with Store(store, artifacts=artifacts_dir) as st:
-        done = import_sweep(st, file, name=name)
+        done = import_sweep(st, doc, name=name, label="<stdin>" if file == "-" else file)
         url = st.url
     envs = f"{done.environments} environment{'s' * (done.environments != 1)}"
     out.print(

@@ -92,13 +92,16 @@ def import_sweep(
     source: str | os.PathLike[str] | IO[bytes] | Mapping[str, Any],
     *,
     name: str | None = None,
+    label: str | None = None,
 ) -> TransferSummary:
     """Add the sweep in ``source`` (a file, ``-`` for stdin, a stream, or a dict from
     :func:`~trackers._export.sweep_document`) to ``store`` as a new sweep, in one transaction.
     Its name is ``name`` if given (an error if taken), else the original, or the first free
     ``name-2``...
-    An event ``sweep_imported`` records the file and the store it came from."""
-    label = _label(source)
+    An event ``sweep_imported`` records the file and the store it came from. ``label`` names
+    the source in messages and that event (default: the file's path, ``<stdin>``...): give it
+    with a dict already read by :func:`read_document`."""
+    label = label or _label(source)
     doc = _checked(dict(source), label) if isinstance(source, Mapping) else read_document(source)
     sweep = doc["sweep"]
     if name is None:

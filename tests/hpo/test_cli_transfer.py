@@ -115,12 +115,16 @@ def test_bad_files_exit_2_with_one_line(swept: Path, tmp_path: Path) -> None:
     }
     for name, content in _bad_files(swept).items():
         (tmp_path / name).write_bytes(content)
-        run = hpo("import", str(tmp_path / name), "--store", "d.db", cwd=tmp_path)
+        store = f"{name}.db"
+        run = hpo("import", str(tmp_path / name), "--store", store, cwd=tmp_path)
         assert run.returncode == 2, (name, run.stderr)
         assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
         assert name in run.stderr and expected[name] in run.stderr, run.stderr
-    ls = hpo("ls", "--store", "d.db", cwd=tmp_path)
-    assert "no sweeps" in ls.stdout  # nothing half-imported
+        if name != "broken.json":  # refused on reading: no store is created for it
+            assert not (tmp_path / store).exists(), name
+    # refused while inserting, in one transaction: the store has nothing half-imported
+    ls = hpo("ls", "--store", "broken.json.db", cwd=tmp_path)
+    assert "no sweeps" in ls.stdout
 
     missing = hpo("import", "nowhere.json", "--store", "d.db", cwd=tmp_path)
     assert missing.returncode == 2 and "cannot read nowhere.json" in missing.stderr
