@@ -54,12 +54,24 @@ def resolve_url(location: str | os.PathLike[str] | None) -> URL:
             )
         return make_url(f"sqlite:///{path.resolve()}")
     try:
-        return make_url(text)
+        url = make_url(text)
     except (ArgumentError, ValueError) as exc:
         raise StoreError(
             f"store URL {text!r} is not a valid database URL ({exc}); "
             "expected e.g. sqlite:///hpo.db or postgresql://user@host/dbname"
         ) from None
+    database = url.database
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not os.path.isabs(database)
+    ):
+        # sqlite:///hpo.db is relative to the working directory: say which file it is, in
+        # messages and records, and keep it the same file if the process changes directory.
+        url = url.set(database=str(Path(database).expanduser().resolve()))
+    return url
 
 
 def make_engine(url: URL) -> Engine:

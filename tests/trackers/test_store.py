@@ -194,6 +194,19 @@ def test_bad_locations_are_store_errors(tmp_path: Path) -> None:
         Store(garbage)
 
 
+def test_a_relative_sqlite_url_names_its_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sqlite:///hpo.db is relative to where it was opened: messages and records say where.
+    monkeypatch.chdir(tmp_path)
+    with Store("sqlite:///rel.db") as st:
+        assert st.url == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"
+        new_sweep(st)
+        monkeypatch.chdir("/")  # still the same file after the process changes directory
+        assert st.find_sweep("s") is not None
+    assert (tmp_path / "rel.db").is_file()
+
+
 def test_in_memory_store_is_shared_across_sessions() -> None:
     with Store("sqlite://") as st:
         sid = new_sweep(st)
