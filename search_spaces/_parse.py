@@ -21,7 +21,6 @@ from typing import Any
 
 from search_spaces._common import (
     EMPTY_WHEN,
-    check_bounds,
     check_scalar,
     did_you_mean,
     is_real,
@@ -29,7 +28,7 @@ from search_spaces._common import (
 )
 from search_spaces._errors import SearchSpaceError
 from search_spaces._float import Float
-from search_spaces._int import Int, check_int_step, check_integer
+from search_spaces._int import Int
 from search_spaces._params import PARAMETER_TYPES, Categorical, Constant, Parameter
 
 
@@ -186,13 +185,17 @@ def _parse_numeric(name: str, spec: Mapping[str, Any], dist: Distribution | None
     grid_points = spec.get("grid_points")
     try:
         if as_int:
-            # The checks and their order are Int's own (min, max, bounds, step): a float here
-            # (int_uniform with min 1.5) fails as it would in Int(...).
-            int_low, int_high = check_integer(name, "min", low), check_integer(name, "max", high)
-            check_bounds(name, int_low, int_high, log)
-            int_step = check_int_step(name, 1 if step is None else step)
+            # Int checks and converts what it is given (a float min of int_uniform fails there,
+            # naming the key); its annotations describe the result, hence Any here.
+            int_args: tuple[Any, Any, Any] = (low, high, 1 if step is None else step)
             return Int(
-                name, int_low, int_high, step=int_step, log=log, when=when, grid_points=grid_points
+                name,
+                int_args[0],
+                int_args[1],
+                step=int_args[2],
+                log=log,
+                when=when,
+                grid_points=grid_points,
             )
         return Float(name, low, high, step=step, log=log, when=when, grid_points=grid_points)
     except SearchSpaceError as exc:
