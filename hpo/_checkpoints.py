@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from trackers import Store
 
-__all__ = ["Checkpoints", "default_checkpoint_root"]
+__all__ = ["Checkpoints", "default_checkpoint_root", "make_folder"]
 
 _TRIAL_FOLDER = re.compile(r"trial-\d+")
 
@@ -36,6 +36,19 @@ def _remove_if_empty(path: str) -> None:
     # rmdir refuses a non-empty folder atomically: no check-then-remove race with a writer
     with contextlib.suppress(OSError):
         os.rmdir(path)
+
+
+def make_folder(path: str | os.PathLike[str]) -> None:
+    """Create ``path`` and its parents (it may exist). Another sweep of the same store that
+    ends may remove an empty parent between makedirs' steps (``Checkpoints.close``), so a
+    vanished parent is made again; other OSErrors are the caller's to report."""
+    for attempt in range(3):
+        try:
+            os.makedirs(path, exist_ok=True)
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
 
 
 def default_checkpoint_root(database: str | None) -> str:

@@ -32,6 +32,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hpo._checkpoints import make_folder
 from hpo._errors import ObjectiveError
 from hpo._objective import Objective, TrialFailure, TrialTimeout, normalise_result
 from hpo._protocol import (
@@ -253,15 +254,7 @@ def _checkpoint_dir(path: str) -> str:
     """``path`` made absolute (the command runs in its own ``cwd``) and created."""
     absolute = os.path.abspath(path)
     try:
-        for attempt in range(3):
-            try:
-                os.makedirs(absolute, exist_ok=True)
-                break
-            except FileNotFoundError:
-                # another sweep ending removed an empty parent between makedirs' steps
-                # (hpo._checkpoints tidies empty folders): make the chain again
-                if attempt == 2:
-                    raise
+        make_folder(absolute)
     except OSError as exc:
         raise TrialFailure(
             f"the trial's checkpoint directory {absolute} could not be created: "

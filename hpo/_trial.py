@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hpo._checkpoints import make_folder
 from hpo._protocol import (
     REPORT_FILE_ENV,
     STOP_FILE_ENV,
@@ -165,9 +166,8 @@ class Trial:
         instead of training from scratch. Outside a sweep it is a fresh temporary directory."""
         if self._checkpoint_dir is None:
             self._checkpoint_dir = tempfile.mkdtemp(prefix=f"hpo-trial-{self._number}-")
-        path = Path(self._checkpoint_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        make_folder(self._checkpoint_dir)
+        return Path(self._checkpoint_dir)
 
     def report(self, step: int | None = None, **metrics: float) -> None:
         """Record intermediate metrics, e.g. ``trial.report(step=epoch, val_loss=0.3)``.
