@@ -116,10 +116,19 @@ def _fmt(x: float, spec: str = ".0f") -> str:
     return "-" if not math.isfinite(x) or x == 0 else format(x, spec)
 
 
+def _targets(results: list[dict[str, Any]], tol: float) -> dict[int, float]:
+    """Per seed with a baseline run: ``(1 - tol)`` times the baseline's best final score."""
+    return {
+        r["seed"]: (1 - tol) * max(x[2] for x in r["evals"])
+        for r in results
+        if r["method"] == BASELINE
+    }
+
+
 def table(results: list[dict[str, Any]], methods: list[str], tol: float, at: list[int]) -> str:
     """The table: per method, medians over the seeds that have a baseline run."""
     base = {r["seed"]: r for r in results if r["method"] == BASELINE}
-    targets = {s: (1 - tol) * max(x[2] for x in r["evals"]) for s, r in base.items()}
+    targets = _targets(results, tol)
     base_to = {s: to_target(base[s], t) for s, t in targets.items()}
     lines = [
         f"target: within {tol:.1%} of random-full's best final score, per seed "
@@ -160,8 +169,7 @@ def table(results: list[dict[str, Any]], methods: list[str], tol: float, at: lis
 
 def _epochs_to_target(results: list[dict[str, Any]], tol: float) -> dict[str, dict[int, float]]:
     """Per method, per seed that has a baseline run: epochs to that seed's target."""
-    base = {r["seed"]: r for r in results if r["method"] == BASELINE}
-    targets = {s: (1 - tol) * max(x[2] for x in r["evals"]) for s, r in base.items()}
+    targets = _targets(results, tol)
     out: dict[str, dict[int, float]] = {}
     for r in results:
         if r["seed"] in targets:
